@@ -1,0 +1,309 @@
+"""Brokers carry stream events between processes and assign their positions.
+
+- `LocalBackend`: one process (the in-memory channel layer's world). Positions come from an
+  in-process counter; the epoch is fixed for the life of the process.
+- `RedisBackend`: many processes. One Lua script per event creates the stream's epoch if it
+  is missing, increments its `seq` and publishes, in one round trip, so publish order equals
+  `seq` order. Each process holds one Redis pub/sub subscription per stream it has listeners
+  for; Redis never sees a socket. A reader task drains Redis apart from the fan-out, and
+  after a lost connection the process resubscribes everything in one command and tells its
+  listeners to resync.
+
+The backend is chosen by `MIZAN_REDIS_URL`, or the host of a channels_redis layer in
+`CHANNEL_LAYERS`; otherwise local.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+import threading
+from typing import TYPE_CHECKING, Any, Protocol
+
+from django.conf import settings
+
+from . import conf
+from .hub import Event, all_hubs
+
+if TYPE_CHECKING:
+    from .hub import Hub
+
+logger = logging.getLogger("mizan_channels")
+
+KEY_PREFIX = "mizan:"
+#: A stream's position key lives this long after its last event or subscription.
+POSITION_TTL = 7 * 24 * 3600
+#: Seconds without a message before the subscriber pings Redis to detect a dead connection.
+IDLE_PING = 5.0
+
+PUBLISH_LUA = """
+local e = redis.call('HGET', KEYS[1], 'epoch')
+if not e then
+  e = ARGV[1]
+  redis.call('HSET', KEYS[1], 'epoch', e, 'seq', 0)
+end
+local s = redis.call('HINCRBY', KEYS[1], 'seq', 1)
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('PUBLISH', ARGV[2], e .. '|' .. s .. '|' .. ARGV[3])
+return {e, s}
+"""
+
+POSITION_LUA = """
+local e = redis.call('HGET', KEYS[1], 'epoch')
+if not e then
+  e = ARGV[1]
+  redis.call('HSET', KEYS[1], 'epoch', e, 'seq', 0)
+end
+redis.call('EXPIRE', KEYS[1], ARGV[2])
+return {e, tonumber(redis.call('HGET', KEYS[1], 'seq'))}
+"""
+
+
+def new_epoch() -> str:
+    return secrets.token_hex(6)
+
+
+class Backend(Protocol):
+    def attach(self, hub: Hub) -> None: ...
+    async def subscribe(self, stream: str) -> tuple[str, int]: ...
+    async def unsubscribe(self, stream: str) -> None: ...
+    async def publish(self, stream: str, event: Event) -> tuple[str, int]: ...
+    async def close(self) -> None: ...
+
+
+def redis_url() -> str:
+    """The Redis used for fan-out, or "" for in-process only."""
+    url = conf.get().REDIS_URL
+    if url:
+        return url
+    layer = getattr(settings, "CHANNEL_LAYERS", {}).get("default", {})
+    if "channels_redis" in str(layer.get("BACKEND", "")):
+        hosts = layer.get("CONFIG", {}).get("hosts") or ["redis://127.0.0.1:6379"]
+        host = hosts[0]
+        if isinstance(host, dict):
+            host = host.get("address", "redis://127.0.0.1:6379")
+        if isinstance(host, list | tuple):
+            host = f"redis://{host[0]}:{host[1]}"
+        return str(host)
+    return ""
+
+
+def make_backend() -> Backend:
+    url = redis_url()
+    if url:
+        return RedisBackend(url)
+    return LOCAL
+
+
+class LocalBackend:
+    """In-process streams. Shared by every hub (event loop) of the process."""
+
+    def __init__(self) -> None:
+        self.epoch = new_epoch()
+        self.seqs: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def attach(self, hub: Hub) -> None:
+        pass
+
+    async def subscribe(self, stream: str) -> tuple[str, int]:
+        with self.lock:
+            return self.epoch, self.seqs.get(stream, 0)
+
+    async def unsubscribe(self, stream: str) -> None:
+        pass
+
+    def _deliver(self, stream: str, event: Event) -> tuple[str, int]:
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        # Assign and schedule under one lock so delivery order is seq order across threads.
+        with self.lock:
+            seq = self.seqs.get(stream, 0) + 1
+            self.seqs[stream] = seq
+            for hub in all_hubs():
+                if hub.loop is running:
+                    hub.dispatch(stream, self.epoch, seq, event)
+                else:
+                    with contextlib.suppress(RuntimeError):  # loop closed meanwhile
+                        hub.loop.call_soon_threadsafe(hub.dispatch, stream, self.epoch, seq, event)
+        return self.epoch, seq
+
+    async def publish(self, stream: str, event: Event) -> tuple[str, int]:
+        return self._deliver(stream, event)
+
+    def publish_sync(self, stream: str, event: Event) -> tuple[str, int]:
+        return self._deliver(stream, event)
+
+    async def close(self) -> None:
+        pass
+
+
+LOCAL = LocalBackend()
+
+
+class RedisBackend:
+    """Streams over Redis pub/sub, for one event loop."""
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as aioredis
+
+        self.url = url
+        # No socket timeout on the subscriber: an idle pub/sub read must never time out
+        # (redis-py 8's 5 s default kills idle listeners; scale.md).
+        self.client = aioredis.Redis.from_url(url, socket_timeout=5, health_check_interval=30)
+        self.sub_client = aioredis.Redis.from_url(url, socket_timeout=None)
+        self.pubsub = self.sub_client.pubsub(ignore_subscribe_messages=True)
+        self.publish_script = self.client.register_script(PUBLISH_LUA)
+        self.position_script = self.client.register_script(POSITION_LUA)
+        self.hub: Hub | None = None
+        self.subscribed: set[str] = set()
+        self.reader: asyncio.Task[None] | None = None
+        self.fanout: asyncio.Task[None] | None = None
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.active = asyncio.Event()
+
+    def attach(self, hub: Hub) -> None:
+        self.hub = hub
+
+    @staticmethod
+    def channel(stream: str) -> str:
+        return KEY_PREFIX + "c:" + stream
+
+    @staticmethod
+    def key(stream: str) -> str:
+        return KEY_PREFIX + "p:" + stream
+
+    async def position(self, stream: str) -> tuple[str, int]:
+        epoch, seq = await self.position_script(
+            keys=[self.key(stream)], args=[new_epoch(), POSITION_TTL]
+        )
+        return _text(epoch), int(seq)
+
+    async def subscribe(self, stream: str) -> tuple[str, int]:
+        self.subscribed.add(stream)
+        self.active.set()
+        try:
+            await self.pubsub.subscribe(self.channel(stream))
+        except Exception:
+            self.subscribed.discard(stream)
+            raise
+        self._start()
+        # Read the position after the subscription is live: anything published later
+        # arrives with a higher seq.
+        return await self.position(stream)
+
+    async def unsubscribe(self, stream: str) -> None:
+        self.subscribed.discard(stream)
+        if self.pubsub.connection is not None:
+            await self.pubsub.unsubscribe(self.channel(stream))
+
+    async def publish(self, stream: str, event: Event) -> tuple[str, int]:
+        epoch, seq = await self.publish_script(
+            keys=[self.key(stream)],
+            args=[new_epoch(), self.channel(stream), event.encode(), POSITION_TTL],
+        )
+        return _text(epoch), int(seq)
+
+    def _start(self) -> None:
+        if self.reader is None or self.reader.done():
+            self.reader = asyncio.create_task(self._read(), name="mizan-redis-reader")
+        if self.fanout is None or self.fanout.done():
+            self.fanout = asyncio.create_task(self._fan_out(), name="mizan-fanout")
+
+    async def _read(self) -> None:
+        """Drain Redis into the queue; on a lost connection, resubscribe and resync."""
+        backoff = 0.05
+        while True:
+            try:
+                if not self.subscribed:
+                    self.active.clear()
+                    await self.active.wait()
+                message = await self.pubsub.get_message(timeout=IDLE_PING)
+                backoff = 0.05
+                if message is None:
+                    # Idle: a ping proves the connection is alive (a half-open one fails here).
+                    await self.pubsub.ping()
+                elif message.get("type") == "message":
+                    self.queue.put_nowait(message)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                logger.warning("redis fan-out connection lost (%s); reconnecting", exc)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 1.0)
+                await self._recover()
+
+    async def _recover(self) -> None:
+        """Reconnect and re-establish every membership of this process in one command."""
+        try:
+            with contextlib.suppress(Exception):
+                await self.pubsub.aclose()
+            self.pubsub = self.sub_client.pubsub(ignore_subscribe_messages=True)
+            streams = sorted(self.subscribed)
+            if streams:
+                await self.pubsub.subscribe(*[self.channel(s) for s in streams])
+            positions = {s: await self.position(s) for s in streams}
+        except Exception as exc:
+            logger.info("redis still unavailable: %s", exc)
+            return
+        logger.warning("redis fan-out restored; %d streams resubscribed", len(streams))
+        if self.hub is not None:
+            self.hub.continuity_lost(positions)
+
+    async def _fan_out(self) -> None:
+        hub = self.hub
+        assert hub is not None
+        while True:
+            message = await self.queue.get()
+            try:
+                stream = _text(message["channel"])[len(KEY_PREFIX) + 2 :]
+                epoch, seq, raw = message["data"].split(b"|", 2)
+                hub.dispatch(stream, epoch.decode(), int(seq), Event.decode(raw))
+            except Exception:
+                logger.exception("bad event on %r", message.get("channel"))
+
+    async def close(self) -> None:
+        for task in (self.reader, self.fanout):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
+        with contextlib.suppress(Exception):
+            await self.pubsub.aclose()
+        await self.sub_client.aclose()
+        await self.client.aclose()
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+_sync_clients: dict[str, Any] = {}
+_sync_lock = threading.Lock()
+
+
+def publish_sync(stream: str, event: Event) -> tuple[str, int]:
+    """Publish from synchronous code (views, signals, management commands, worker threads)."""
+    url = redis_url()
+    if not url:
+        return LOCAL.publish_sync(stream, event)
+    import redis
+
+    with _sync_lock:
+        client = _sync_clients.get(url)
+        if client is None:
+            client = _sync_clients[url] = redis.Redis.from_url(url, socket_timeout=5)
+    epoch, seq = client.eval(
+        PUBLISH_LUA,
+        1,
+        RedisBackend.key(stream),
+        new_epoch(),
+        RedisBackend.channel(stream),
+        event.encode(),
+        POSITION_TTL,
+    )
+    return _text(epoch), int(seq)

@@ -1,0 +1,121 @@
+"""System checks: misconfiguration is reported at start-up with an id and a hint.
+
+Secrets: an error when DEBUG is False (production must not run with them), a warning in
+development so the example and a fresh project still start.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core import checks
+
+from . import conf
+from .registry import registry
+
+MIN_SECRET = 32
+WEAK = {"", "changeme", "secret", "..."}
+
+
+def _secret_problem(name: str, value: Any) -> str | None:
+    if not isinstance(value, str) or not value:
+        return f"{name} is not set."
+    if value in WEAK or len(value) < MIN_SECRET:
+        return f"{name} is weak: use at least {MIN_SECRET} random characters."
+    if value == getattr(settings, "SECRET_KEY", None):
+        return f"{name} equals SECRET_KEY; it must be a separate secret."
+    return None
+
+
+@checks.register(checks.Tags.security, deploy=False)
+def check_secrets(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    s = conf.get()
+    out: list[checks.CheckMessage] = []
+    level = checks.Warning if settings.DEBUG else checks.Error
+    hint = (
+        "Generate one with `python -c 'import secrets; print(secrets.token_urlsafe(48))'` "
+        "and set it from the environment in settings.py."
+    )
+    letter = "W" if level is checks.Warning else "E"
+    for number, name, value in (
+        (1, "MIZAN_CACHE_SECRET", s.CACHE_SECRET),
+        (2, "MIZAN_MWT_SECRET", s.MWT_SECRET),
+    ):
+        problem = _secret_problem(name, value)
+        if problem:
+            out.append(level(problem, hint=hint, id=f"mizan_channels.{letter}00{number}"))
+    if s.CACHE_SECRET and s.CACHE_SECRET == s.MWT_SECRET:
+        out.append(
+            level(
+                "MIZAN_CACHE_SECRET and MIZAN_MWT_SECRET are the same value.",
+                hint="Use two independent secrets so one leaking does not expose the other.",
+                id=f"mizan_channels.{letter}003",
+            )
+        )
+    return out
+
+
+@checks.register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    s = conf.get()
+    out: list[checks.CheckMessage] = []
+    for name in ("MAX_FRAME_BYTES", "RATE_LIMIT", "MAX_IN_FLIGHT", "MAX_SUBSCRIPTIONS", "MWT_TTL"):
+        value = getattr(s, name)
+        if type(value) is not int or value <= 0:
+            out.append(
+                checks.Error(
+                    f"MIZAN_{name} must be a positive integer, got {value!r}.",
+                    hint=f"Remove MIZAN_{name} to use the default, or set a number above 0.",
+                    id="mizan_channels.E010",
+                )
+            )
+    if not isinstance(s.WS_PATH, str) or not s.WS_PATH.startswith("/"):
+        out.append(
+            checks.Error(
+                f"MIZAN_WS_PATH must be a path starting with '/', got {s.WS_PATH!r}.",
+                hint="For example MIZAN_WS_PATH = '/ws/mizan/'.",
+                id="mizan_channels.E011",
+            )
+        )
+    if "channels" not in settings.INSTALLED_APPS and "daphne" not in settings.INSTALLED_APPS:
+        out.append(
+            checks.Warning(
+                "'channels' is not in INSTALLED_APPS.",
+                hint="Add 'channels' (or 'daphne' first) to INSTALLED_APPS for the socket.",
+                id="mizan_channels.W012",
+            )
+        )
+    return out
+
+
+@checks.register()
+def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Declarations that can only be judged once every app is loaded."""
+    out: list[checks.CheckMessage] = []
+    for spec in registry.iter_functions():
+        for target in spec.affects:
+            if callable(target) and registry.name_of(target) is None:
+                out.append(
+                    checks.Error(
+                        f"{spec.name} declares affects={target.__qualname__}, which is not "
+                        "registered.",
+                        hint="register() that function, or list it in a clients.py that "
+                        "mizan_clients() loads.",
+                        obj=spec.qualname,
+                        id="mizan_channels.E020",
+                    )
+                )
+    for name, specs in registry.contexts().items():
+        shared = {s.shared for s in specs}
+        if len(shared) > 1:
+            out.append(
+                checks.Error(
+                    f"Context {name!r} mixes shared=True and shared=False functions.",
+                    hint="A context is shared as a whole: set the same shared= on each of "
+                    + ", ".join(s.name for s in specs)
+                    + ".",
+                    id="mizan_channels.E021",
+                )
+            )
+    return out

@@ -1,0 +1,60 @@
+"""`wrap_asgi`: Django's HTTP app plus our sockets, behind origin checks and session auth.
+
+Paths (under MIZAN_WS_PATH, default `/ws/mizan/`):
+  /ws/mizan/                  the multiplexed socket (calls, subscriptions, invalidations)
+  /ws/mizan/ch/<channel>/     one channel per socket; params from the query string
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from channels.auth import AuthMiddlewareStack
+from channels.routing import ProtocolTypeRouter, URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+from django.urls import path as url_path
+
+from .. import conf
+from ..exceptions import UnknownChannel
+from ..registry import registry
+from .socket import MizanConsumer
+
+
+async def channel_endpoint(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    """Route `/ws/mizan/ch/<name>/` to a consumer restricted to that channel."""
+    name = scope["url_route"]["kwargs"]["channel"]
+    cls = registry.channels.get(name)
+    if cls is None:
+        await receive()
+        await send({"type": "websocket.close", "code": 4404, "reason": UnknownChannel.code.value})
+        return
+    await MizanConsumer(only=cls)(scope, receive, send)
+
+
+def websocket_urlpatterns(path: str | None = None) -> list[Any]:
+    """Our socket routes, for users who build their own ProtocolTypeRouter."""
+    base = (path or conf.get().WS_PATH).lstrip("/")
+    return [
+        url_path(base, MizanConsumer.as_asgi()),
+        url_path(base + "ch/<str:channel>/", channel_endpoint),
+    ]
+
+
+def wrap_asgi(
+    django_app: Any,
+    *,
+    path: str | None = None,
+    websocket_routes: Sequence[Any] = (),
+) -> ProtocolTypeRouter:
+    """Serve `django_app` for HTTP and our sockets (plus `websocket_routes`, yours) for
+    WebSocket. Sockets pass `AllowedHostsOriginValidator` (a page from another origin can't
+    open them with the user's cookies) and `AuthMiddlewareStack` (the session's user is the
+    socket's user)."""
+    routes = [*websocket_urlpatterns(path), *websocket_routes]
+    return ProtocolTypeRouter(
+        {
+            "http": django_app,
+            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(routes))),
+        }
+    )

@@ -1,0 +1,426 @@
+"""The multiplexed socket: one per browser tab, carrying calls, subscriptions and
+invalidations.
+
+Thin by design: protocol rules live in `session.Session`, calls in `invoke`, fan-out in
+`hub`. This class moves bytes between ASGI, the hub and those. Every request runs as its
+own task, so a slow call never delays a `ping` or another call; every outbound frame goes
+through one queue, so an `inv` queued before an `ok` is sent before it.
+
+It is an ASGI application like a Channels consumer (`as_asgi()`), but it holds no
+per-socket channel-layer channel: the process's hub is the socket's only membership
+(scale.md, rule 1), and it skips Channels' per-message `close_old_connections` thread hop
+(sync work runs through `database_sync_to_async`, which does that itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import secrets
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from channels.db import database_sync_to_async
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+
+from .. import auth as auth_rules
+from .. import conf, invalidation, mwt, protocol
+from ..channels import ReactChannel
+from ..exceptions import (
+    Forbidden,
+    InvalidParams,
+    MizanError,
+    NotExposed,
+    NotSubscribed,
+    ServerError,
+    Unauthorized,
+    UnknownChannel,
+    validation_details,
+)
+from ..hub import Event, Hub, get_hub
+from ..invoke import invoke
+from ..registry import registry
+from ..request import SocketRequest
+from ..session import Limits, Reject, Session
+
+logger = logging.getLogger("mizan_channels")
+
+ASGIReceive = Callable[[], Awaitable[dict[str, Any]]]
+ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[dict[str, Any], ASGIReceive, ASGISend], Awaitable[None]]
+
+
+class Subscription:
+    __slots__ = ("channel", "id", "instance", "params", "stream")
+
+    def __init__(
+        self,
+        sub_id: int,
+        channel: type[ReactChannel],
+        instance: ReactChannel,
+        params: BaseModel,
+        stream: str,
+    ) -> None:
+        self.id = sub_id
+        self.channel = channel
+        self.instance = instance
+        self.params = params
+        self.stream = stream
+
+
+async def call_hook(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run a user hook that may be sync (in a worker thread) or async."""
+    if inspect.iscoroutinefunction(fn):
+        return await fn(*args)
+    return await database_sync_to_async(fn, thread_sensitive=False)(*args)
+
+
+class MizanConsumer:
+    """ASGI app for the multiplexed socket. `only` restricts it to one channel (the
+    standalone per-channel endpoint)."""
+
+    only: type[ReactChannel] | None = None
+
+    @classmethod
+    def as_asgi(
+        cls, **initkwargs: Any
+    ) -> Callable[[dict[str, Any], ASGIReceive, ASGISend], Awaitable[None]]:
+        async def app(scope: dict[str, Any], receive: ASGIReceive, send: ASGISend) -> None:
+            await cls(**initkwargs)(scope, receive, send)
+
+        app.consumer_class = cls  # type: ignore[attr-defined]
+        return app
+
+    def __init__(self, only: type[ReactChannel] | None = None) -> None:
+        if only is not None:
+            self.only = only
+        s = conf.get()
+        self.session = Session(
+            Limits(
+                max_frame_bytes=s.MAX_FRAME_BYTES,
+                rate=s.RATE_LIMIT,
+                abuse_strikes=s.RATE_ABUSE_STRIKES,
+                max_in_flight=s.MAX_IN_FLIGHT,
+                max_subscriptions=s.MAX_SUBSCRIPTIONS,
+            )
+        )
+        self.send_budget = s.SEND_BUFFER_BYTES
+        self.conn = secrets.token_hex(8)
+        self.tasks: set[asyncio.Task[None]] = set()
+        self.subs: dict[int, Subscription] = {}
+        self.stream_subs: dict[str, set[int]] = {}
+        self.audiences: dict[str, str] = {}  # stream -> aud
+        self.conn_seq = 0
+        self.outbox: deque[tuple[bytes, bool]] = deque()
+        self.out_bytes = 0
+        self.wake = asyncio.Event()
+        self.closing: tuple[int, str] | None = None
+        self.hub: Hub
+
+    # ASGI --------------------------------------------------------------------------------
+
+    async def __call__(self, scope: dict[str, Any], receive: ASGIReceive, send: ASGISend) -> None:
+        self.scope = scope
+        self.base_send = send
+        message = await receive()
+        if message["type"] != "websocket.connect":
+            return
+        self.request = SocketRequest(scope, self.conn)
+        self.hub = get_hub()
+        await send({"type": "websocket.accept"})
+        writer = asyncio.create_task(self._write(), name=f"mizan-writer-{self.conn}")
+        try:
+            await self._open()
+            while self.closing is None:
+                message = await receive()
+                kind = message["type"]
+                if kind == "websocket.receive":
+                    text = message.get("text")
+                    if text is not None:
+                        self._on_frame(text, binary=False)
+                    else:
+                        self._on_frame(message.get("bytes"), binary=True)
+                elif kind == "websocket.disconnect":
+                    break
+        finally:
+            await self._cleanup()
+            writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await writer
+
+    async def _open(self) -> None:
+        """Join the audiences, then say hello; frames that arrive meanwhile wait in ASGI's
+        receive queue and are handled after."""
+        epochs: dict[str, str] = {}
+        for aud, stream in self._audience_streams():
+            epoch, seq = await self.hub.join(stream, self)
+            self.session.cursor(stream, epoch, seq)
+            self.audiences[stream] = aud
+            epochs[aud] = epoch
+        self._queue(protocol.hello(self.conn, epochs))
+        if self.only is not None:
+            params = dict(self.request.GET.items())
+            self._spawn(self._standalone_sub(params))
+
+    def _audience_streams(self) -> list[tuple[str, str]]:
+        out = [(invalidation.AUD_ALL, invalidation.ALL_STREAM)]
+        ident = invalidation.identity_stream(self.request)
+        if ident is not None:
+            out.insert(0, ident)
+        return out
+
+    async def _cleanup(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        if self.tasks:
+            await asyncio.gather(*self.tasks, return_exceptions=True)
+        for stream in list(self.audiences) + list(self.stream_subs):
+            await self.hub.leave(stream, self)
+        self.audiences.clear()
+        self.stream_subs.clear()
+        self.subs.clear()
+
+    # Outbound ----------------------------------------------------------------------------
+
+    def _queue(self, frame: bytes, droppable: bool = False) -> None:
+        """Queue a frame. Replies are never dropped; pushed frames are, when the client
+        reads too slowly: then its streams are resynced instead (nothing silently lost)."""
+        if droppable and self.out_bytes + len(frame) > self.send_budget:
+            self._overflow()
+            return
+        self.outbox.append((frame, droppable))
+        self.out_bytes += len(frame)
+        self.wake.set()
+
+    def _overflow(self) -> None:
+        kept = deque(item for item in self.outbox if not item[1])
+        self.outbox = kept
+        self.out_bytes = sum(len(f) for f, _ in kept)
+        logger.info("socket %s: send buffer over budget; resyncing its streams", self.conn)
+        for stream in list(self.audiences) + list(self.stream_subs):
+            position = self.hub.position(stream)
+            if position is not None:
+                self.on_resync(stream, *position)
+
+    async def _write(self) -> None:
+        send = self.base_send
+        while True:
+            await self.wake.wait()
+            self.wake.clear()
+            while self.outbox:
+                frame, _ = self.outbox.popleft()
+                self.out_bytes -= len(frame)
+                try:
+                    await send({"type": "websocket.send", "text": frame.decode()})
+                except Exception:  # the client went away; the receive loop will see it
+                    return
+            if self.closing is not None:
+                code, reason = self.closing
+                with contextlib.suppress(Exception):
+                    await send({"type": "websocket.close", "code": code, "reason": reason})
+                return
+
+    def _close(self, code: int, reason: str) -> None:
+        self.closing = (code, reason)
+        self.wake.set()
+
+    # Inbound -----------------------------------------------------------------------------
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def _on_frame(self, data: str | bytes | None, *, binary: bool) -> None:
+        frame = self.session.receive(data, binary=binary)
+        if isinstance(frame, Reject):
+            self._queue(frame.frame)
+            if frame.close is not None:
+                self._close(*frame.close)
+            return
+        if isinstance(frame, protocol.Ping):
+            self._queue(protocol.pong(frame.id))
+            self.session.done(frame)
+            return
+        handler = {
+            protocol.Call: self._call,
+            protocol.Sub: self._sub,
+            protocol.Unsub: self._unsub,
+            protocol.Send: self._send,
+            protocol.Auth: self._auth,
+        }[type(frame)]
+        self._spawn(self._reply(frame, handler))
+
+    async def _reply(self, frame: Any, handler: Callable[[Any], Awaitable[Any]]) -> None:
+        try:
+            data = await handler(frame)
+            self._queue(protocol.ok(frame.id, data))
+        except MizanError as exc:
+            self._queue(protocol.err(frame.id, exc.payload()))
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("socket %s: %s failed", self.conn, type(frame).__name__)
+            self._queue(protocol.err(frame.id, ServerError().payload()))
+        finally:
+            self.session.done(frame)
+
+    async def _call(self, frame: protocol.Call) -> Any:
+        outcome = await invoke(frame.fn, frame.args, self.request, transport="websocket")
+        for aud, epoch, seq, keys in outcome.published:
+            self._deliver_own_inv(aud, epoch, seq, keys)
+        return protocol.Fragment(outcome.data)
+
+    def _deliver_own_inv(self, aud: str, epoch: str, seq: int, keys: list[dict[str, str]]) -> None:
+        """The caller hears of its own mutation directly, before `ok`; the fanned-out copy
+        is recognised by its position and dropped."""
+        if aud == invalidation.AUD_CONN:
+            self.conn_seq += 1
+            self._queue(protocol.inv(aud, self.conn_seq, keys))
+            return
+        stream = next((s for s, a in self.audiences.items() if a == aud), None)
+        if stream is None or self.session.accept(stream, epoch, seq):
+            self._queue(protocol.inv(aud, seq, keys))
+
+    # Subscriptions -----------------------------------------------------------------------
+
+    def _channel(self, name: str) -> type[ReactChannel]:
+        cls = registry.channels.get(name)
+        if cls is None:
+            raise UnknownChannel(f"No channel named {name[:100]!r}.")
+        if self.only is not None and cls is not self.only:
+            raise NotExposed(f"This socket serves only channel {self.only.name!r}.")
+        return cls
+
+    async def _authorize(self, instance: ReactChannel, params: BaseModel) -> None:
+        try:
+            allowed = await call_hook(instance.authorize, params)
+        except MizanError:
+            raise
+        except Exception:
+            logger.warning("authorize of %s raised; refusing", instance.name, exc_info=True)
+            allowed = False
+        if not allowed:
+            if auth_rules.is_authenticated(self.request.user):
+                raise Forbidden()
+            raise Unauthorized()
+
+    async def _sub(self, frame: protocol.Sub) -> Any:
+        cls = self._channel(frame.ch)
+        params = cls.parse_params(frame.params)
+        instance = cls(self.request)
+        await self._authorize(instance, params)
+        stream = cls.stream_for(params, self.request)
+        epoch, seq = await self.hub.join(stream, self)
+        self.session.cursor(stream, epoch, seq)
+        self.subs[frame.id] = Subscription(frame.id, cls, instance, params, stream)
+        self.stream_subs.setdefault(stream, set()).add(frame.id)
+        self.session.subscriptions.add(frame.id)
+        return {"sub": frame.id, "epoch": epoch, "seq": seq, "recovered": False}
+
+    async def _drop_sub(self, sub_id: int) -> None:
+        sub = self.subs.pop(sub_id)
+        self.session.subscriptions.discard(sub_id)
+        ids = self.stream_subs.get(sub.stream)
+        if ids is not None:
+            ids.discard(sub_id)
+            if not ids:
+                del self.stream_subs[sub.stream]
+                self.session.cursors.pop(sub.stream, None)
+                await self.hub.leave(sub.stream, self)
+
+    async def _unsub(self, frame: protocol.Unsub) -> None:
+        if frame.sub not in self.subs:
+            raise NotSubscribed()
+        await self._drop_sub(frame.sub)
+
+    async def _send(self, frame: protocol.Send) -> Any:
+        sub = self.subs.get(frame.sub)
+        if sub is None:
+            raise NotSubscribed()
+        model = sub.channel.ReactMessage
+        if model is None:
+            raise NotExposed(f"Channel {sub.channel.name!r} accepts no client messages.")
+        try:
+            message = model.model_validate(frame.data)
+        except PydanticValidationError as exc:
+            raise InvalidParams(details=validation_details(exc.errors())) from None
+        result = await call_hook(sub.instance.receive, sub.params, message)
+        if isinstance(result, BaseModel):
+            return protocol.Fragment(result.model_dump_json().encode())
+        return result
+
+    async def _standalone_sub(self, params: dict[str, Any]) -> None:
+        """Per-channel endpoint: subscription 0 from the query string, or close."""
+        assert self.only is not None
+        frame = protocol.Sub(0, self.only.name, params, None)
+        self.session.in_flight.add(0)
+        try:
+            data = await self._sub(frame)
+            self._queue(protocol.ok(0, data))
+        except MizanError as exc:
+            self._queue(protocol.err(0, exc.payload()))
+            self._close(4000 + exc.status, exc.code.value)
+        finally:
+            self.session.in_flight.discard(0)
+
+    # Auth --------------------------------------------------------------------------------
+
+    async def _auth(self, frame: protocol.Auth) -> None:
+        user = await mwt.averify(frame.token)
+        await self.switch_user(user)
+
+    async def switch_user(self, user: Any) -> None:
+        """Give the socket a new identity: move its identity audience, re-check every
+        subscription (ending the ones no longer allowed) and tell the client to resync."""
+        for stream, aud in list(self.audiences.items()):
+            if aud != invalidation.AUD_ALL:
+                del self.audiences[stream]
+                self.session.cursors.pop(stream, None)
+                await self.hub.leave(stream, self)
+        self.request.user = user
+        self.scope["user"] = user
+        for aud, stream in self._audience_streams():
+            if aud == invalidation.AUD_ALL:
+                continue
+            epoch, seq = await self.hub.join(stream, self)
+            self.session.cursor(stream, epoch, seq)
+            self.audiences[stream] = aud
+            self._queue(protocol.resync_aud(aud, epoch))
+        for sub in list(self.subs.values()):
+            sub.instance.user = user
+            try:
+                await self._authorize(sub.instance, sub.params)
+            except MizanError:
+                await self._drop_sub(sub.id)
+                self._queue(protocol.end(sub.id, "unauthorized"))
+
+    # Hub listener ------------------------------------------------------------------------
+
+    def on_event(self, stream: str, epoch: str, seq: int, event: Event) -> None:
+        if not self.session.accept(stream, epoch, seq):
+            return
+        if event.kind == "inv":
+            aud = self.audiences.get(stream)
+            if aud is not None:
+                self._queue(protocol.inv(aud, seq, protocol.Fragment(event.body)), True)  # type: ignore[arg-type]
+            return
+        data = protocol.Fragment(event.body)
+        for sub_id in self.stream_subs.get(stream, ()):
+            self._queue(protocol.msg(sub_id, seq, data), True)
+
+    def on_resync(self, stream: str, epoch: str, seq: int) -> None:
+        self.session.cursors.pop(stream, None)
+        self.session.cursor(stream, epoch, seq)
+        self._resync(stream, epoch)
+
+    def _resync(self, stream: str, epoch: str) -> None:
+        aud = self.audiences.get(stream)
+        if aud is not None:
+            self._queue(protocol.resync_aud(aud, epoch))
+        for sub_id in self.stream_subs.get(stream, ()):
+            self._queue(protocol.resync_sub(sub_id, epoch))

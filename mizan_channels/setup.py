@@ -1,0 +1,56 @@
+"""`register()` and `mizan_clients()`: how declared functions enter the registry."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from django.apps import apps
+
+from .exceptions import ConfigurationError
+from .registry import FunctionSpec, registry
+
+logger = logging.getLogger("mizan_channels")
+
+
+def register(fn: Callable[..., Any], name: str | None = None) -> Callable[..., Any]:
+    """Expose an `@client` function under `name` (default: its Python name).
+
+    Raises ConfigurationError when `fn` was not decorated with `@client`, or when the name
+    is taken by another function (the message names both locations). Returns `fn`.
+    """
+    spec: FunctionSpec | None = getattr(fn, "__mizan__", None)
+    if spec is None:
+        raise ConfigurationError(
+            f"register({getattr(fn, '__qualname__', fn)!r}): decorate the function with "
+            "@client first, e.g. `@client` on the line above `def`."
+        )
+    named = registry.add_function(spec, name or fn.__name__)  # type: ignore[attr-defined]
+    fn.__mizan__ = named  # type: ignore[attr-defined]
+    return fn
+
+
+def mizan_clients(app_label: str, module: str = "clients") -> None:
+    """Import `<app>.clients` and register every `@client` function defined there that was
+    not registered explicitly, under its Python name. Call it from `AppConfig.ready()`.
+
+    Raises LookupError for an unknown app label; an app without the module is skipped.
+    """
+    config = apps.get_app_config(app_label)
+    dotted = f"{config.name}.{module}"
+    try:
+        mod = importlib.import_module(dotted)
+    except ModuleNotFoundError as exc:
+        if exc.name == dotted:
+            logger.debug("mizan_clients(%r): no %s module", app_label, dotted)
+            return
+        raise
+    for _, obj in inspect.getmembers(mod, inspect.isfunction):
+        spec = getattr(obj, "__mizan__", None)
+        if spec is None or obj.__module__ != mod.__name__:
+            continue
+        if registry.name_of(obj) is None:
+            register(obj)

@@ -1,0 +1,109 @@
+"""HTTP transport: thin views over `invoke` (calls), contexts and MWT issue.
+
+They only translate between Django requests and the invocation path; CSRF stays Django's
+job (these views are never `csrf_exempt`, so session-authenticated mutations need the token).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.views.decorators.http import require_GET, require_POST
+
+from . import conf, contexts, mwt, protocol
+from .auth import check, is_authenticated
+from .exceptions import BadFrame, MizanError, TooLarge, Unauthorized
+from .invoke import invoke, run, validate_args
+from .registry import FunctionSpec
+
+logger = logging.getLogger("mizan_channels")
+
+JSON = "application/json"
+
+
+def json_response(body: bytes, status: int = 200) -> HttpResponse:
+    return HttpResponse(body, status=status, content_type=JSON)
+
+
+def error_response(exc: MizanError) -> HttpResponse:
+    return json_response(protocol.dumps({"error": exc.payload()}), exc.status)
+
+
+async def resolve_user(request: HttpRequest) -> None:
+    """Load the session user once, in async code, so neither auth rules nor sync function
+    bodies touch the database lazily from the event loop."""
+    auser = getattr(request, "auser", None)
+    if auser is not None:
+        request.user = await auser()
+    request.mizan_transport = "http"  # type: ignore[attr-defined]
+
+
+def _read_args(request: HttpRequest) -> Any:
+    length = request.META.get("CONTENT_LENGTH") or "0"
+    limit = conf.get().MAX_FRAME_BYTES
+    if not length.isdigit() or int(length) > limit:
+        raise TooLarge(f"Body is larger than {limit} bytes.")
+    body = request.body
+    if len(body) > limit:
+        raise TooLarge(f"Body is larger than {limit} bytes.")
+    if not body.strip():
+        return {}
+    try:
+        return protocol.loads(body)
+    except ValueError:
+        raise BadFrame("Body is not valid JSON.") from None
+
+
+@require_POST
+async def call_view(request: HttpRequest, fn: str) -> HttpResponse:
+    """`POST {prefix}call/{fn}`: 200 {"data", "inv"} or the error's status and body."""
+    try:
+        args = _read_args(request)
+        await resolve_user(request)
+        outcome = await invoke(fn, args, request, transport="http")
+    except MizanError as exc:
+        return error_response(exc)
+    body = protocol.dumps({"data": protocol.Fragment(outcome.data), "inv": outcome.inv})
+    return json_response(body)
+
+
+@require_GET
+async def context_view(request: HttpRequest, name: str) -> HttpResponse:
+    """`GET {prefix}ctx/{name}`: every function of the context in one reply."""
+    try:
+        await resolve_user(request)
+        data = await contexts.fetch(name, request)
+    except MizanError as exc:
+        return error_response(exc)
+    return json_response(protocol.dumps({"data": data}))
+
+
+@require_GET
+async def mwt_view(request: HttpRequest) -> HttpResponse:
+    """`GET {prefix}mwt`: a short-lived socket token for the session's user."""
+    await resolve_user(request)
+    if not is_authenticated(request.user):
+        return error_response(Unauthorized())
+    token, expires = await mwt.aissue(request.user)
+    response = json_response(protocol.dumps({"token": token, "expires": expires}))
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def route_view(spec: FunctionSpec) -> Any:
+    """A view for a `route=` function: URL kwargs are its arguments, its response is ours."""
+
+    async def view(request: HttpRequest, **url_kwargs: Any) -> HttpResponseBase:
+        try:
+            await resolve_user(request)
+            await check(spec.auth, request, spec.name)
+            kwargs = validate_args(spec, url_kwargs)
+        except MizanError as exc:
+            return error_response(exc)
+        result: HttpResponseBase = await run(spec, request, kwargs)
+        return result
+
+    view.__name__ = f"mizan_route_{spec.name}"
+    return view

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class TestAppConfig(AppConfig):
+    name = "tests.testapp"
+    label = "testapp"
+
+    def ready(self) -> None:
+        from mizan_channels.setup import mizan_clients
+
+        mizan_clients("testapp")

@@ -1,0 +1,172 @@
+"""Functions and channels the test suite calls, one per behaviour under test."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+
+from django.http import HttpResponse
+from pydantic import BaseModel
+
+from mizan_channels import ReactChannel, client, register
+from mizan_channels.exceptions import Forbidden
+
+
+class EchoOutput(BaseModel):
+    message: str
+
+
+@client(websocket=True)
+def echo(request, text: str) -> EchoOutput:
+    return EchoOutput(message=text)
+
+
+register(echo, "echo")
+
+
+@client(websocket=True)
+async def aecho(request, text: str, times: int = 1) -> EchoOutput:
+    return EchoOutput(message=text * times)
+
+
+@client
+def http_only(request) -> str:
+    return "http"
+
+
+@client(websocket=True)
+def slow(request, seconds: float) -> str:
+    time.sleep(seconds)
+    return threading.current_thread().name
+
+
+@client(websocket=True)
+async def aslow(request, seconds: float) -> str:
+    await asyncio.sleep(seconds)
+    return "done"
+
+
+@client(websocket=True)
+def boom(request) -> str:
+    raise RuntimeError("secret internals")
+
+
+@client(websocket=True)
+def refuse(request) -> str:
+    raise Forbidden("no")
+
+
+@client(websocket=True, auth=True)
+def whoami(request) -> str:
+    return request.user.get_username()
+
+
+@client(websocket=True, auth="staff")
+def staff_only(request) -> str:
+    return "staff"
+
+
+@client(websocket=True, auth="superuser")
+def super_only(request) -> str:
+    return "super"
+
+
+@client(websocket=True, auth=lambda request: request.user.get_username().startswith("a"))
+def a_users(request) -> str:
+    return "a"
+
+
+def _raising_rule(request) -> bool:
+    raise ValueError("broken predicate")
+
+
+@client(websocket=True, auth=_raising_rule)
+def broken_rule(request) -> str:
+    return "never"
+
+
+@client(websocket=True)
+def bad_output(request) -> int:
+    return "not an int"  # type: ignore[return-value]
+
+
+@client(websocket=True)
+def many(request, n: int) -> list[EchoOutput]:
+    return [EchoOutput(message=str(i)) for i in range(n)]
+
+
+@client(websocket=True)
+def maybe(request, flag: bool) -> int | None:
+    return 1 if flag else None
+
+
+@client(context="global", websocket=True)
+def current_user(request) -> str | None:
+    return request.user.get_username() if request.user.is_authenticated else None
+
+
+@client(context="user", websocket=True, auth=True)
+def profile(request) -> dict[str, str]:
+    return {"name": request.user.get_username()}
+
+
+@client(context="rooms", websocket=True, shared=True)
+def room_list(request) -> list[str]:
+    return ["lobby"]
+
+
+@client(websocket=True, affects="user")
+def touch_profile(request) -> bool:
+    return True
+
+
+@client(websocket=True, affects=["rooms", "user"])
+def add_room(request, name: str) -> str:
+    return name
+
+
+@client(websocket=True, affects="user")
+def failing_mutation(request) -> bool:
+    raise RuntimeError("failed")
+
+
+@client(route="/hello/<str:who>/")
+def hello_view(request, who: str) -> HttpResponse:
+    return HttpResponse(f"hello {who}")
+
+
+class ChatChannel(ReactChannel):
+    class Params(BaseModel):
+        room: str
+
+    class DjangoMessage(BaseModel):
+        text: str
+        user: str
+
+    class ReactMessage(BaseModel):
+        text: str
+
+    def authorize(self, params):
+        return params.room != "secret" or self.user.is_staff
+
+    def group(self, params):
+        return f"chat_{params.room}"
+
+    def receive(self, params, message):
+        ChatChannel.push(
+            ChatChannel.DjangoMessage(text=message.text, user=self.user.get_username()),
+            room=params.room,
+        )
+        return {"stored": True}
+
+
+class NewsChannel(ReactChannel):
+    class Params(BaseModel):
+        pass
+
+    class DjangoMessage(BaseModel):
+        headline: str
+
+    def group(self, params):
+        return "news"
