@@ -1,0 +1,59 @@
+"""Shared fixtures: real Redis (the machine's, or a private one), timeouts, registry hygiene.
+
+Where a service can't be had, tests skip with the reason; with CI=true they fail instead,
+so CI can never go green by skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+
+import pytest
+
+from tests.servers import RedisServer, free_port, port_open
+
+CI = os.environ.get("CI", "").lower() == "true"
+#: Every await in the suite is bounded by this (scaled by MIZAN_TEST_TIMEOUT_SCALE).
+TIMEOUT = 5.0 * float(os.environ.get("MIZAN_TEST_TIMEOUT_SCALE", "1"))
+
+
+def need(reason: str) -> None:
+    """Skip, or fail under CI=true, because `reason`."""
+    if CI:
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """A real Redis: the machine's on 6379 when it answers, else a private redis-server.
+    Tests use database 15 and `mizan:` keys, and flush only what they create."""
+    if port_open("127.0.0.1", 6379):
+        yield "redis://127.0.0.1:6379/15"
+        return
+    if shutil.which("redis-server") is None:
+        need("no Redis on 127.0.0.1:6379 and no redis-server binary to start one")
+    server = RedisServer(free_port())
+    server.start()
+    try:
+        yield server.url + "/15"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def private_redis():
+    """A redis-server of this test's own, on a free port, that the test may kill and restart."""
+    if shutil.which("redis-server") is None:
+        need("no redis-server binary to start a private Redis")
+    server = RedisServer(free_port())
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+__all__ = ["CI", "TIMEOUT", "need", "socket"]
