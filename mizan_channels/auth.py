@@ -31,7 +31,7 @@ async def check(rule: AuthRule, request: Any, what: str) -> None:
     `request.user`. A predicate that raises is logged and counts as a refusal."""
     if rule is None:
         return
-    user = getattr(request, "user", None)
+    user: Any = getattr(request, "user", None)
     logged_in = is_authenticated(user)
     if isinstance(rule, str):
         if not logged_in:

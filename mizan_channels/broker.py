@@ -241,7 +241,7 @@ class RedisBackend:
         """Reconnect and re-establish every membership of this process in one command."""
         try:
             with contextlib.suppress(Exception):
-                await self.pubsub.aclose()
+                await self.pubsub.aclose()  # type: ignore[no-untyped-call]
             self.pubsub = self.sub_client.pubsub(ignore_subscribe_messages=True)
             streams = sorted(self.subscribed)
             if streams:
@@ -273,7 +273,7 @@ class RedisBackend:
                 with contextlib.suppress(BaseException):
                     await task
         with contextlib.suppress(Exception):
-            await self.pubsub.aclose()
+            await self.pubsub.aclose()  # type: ignore[no-untyped-call]
         await self.sub_client.aclose()
         await self.client.aclose()
 

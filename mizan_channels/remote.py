@@ -108,6 +108,7 @@ class Client:
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Any]] = {}
         self._reader: asyncio.Task[None] | None = None
+        self._reconnector: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self._closed = False
 
@@ -136,10 +137,11 @@ class Client:
         self._closed = True
         if self.ws is not None:
             await self.ws.close()
-        if self._reader is not None:
-            self._reader.cancel()
-            with contextlib.suppress(BaseException):
-                await self._reader
+        for task in (self._reader, self._reconnector):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task
 
     async def __aenter__(self) -> Client:
         return await self.open()
@@ -165,7 +167,7 @@ class Client:
             if not hello.done():
                 hello.set_exception(ConnectionLost("closed before hello"))
             if self.reconnect and not self._closed:
-                asyncio.create_task(self._reconnect())
+                self._reconnector = asyncio.create_task(self._reconnect())
 
     async def _dispatch(self, frame: dict[str, Any], hello: asyncio.Future[dict[str, Any]]) -> None:
         t = frame.get("t")
@@ -203,9 +205,8 @@ class Client:
             sub = self.subscriptions.pop(frame["sub"], None)
             if sub is not None:
                 sub.ended = frame.get("reason", "ended")
-        elif t == "hello":
-            if not hello.done():
-                hello.set_result(frame)
+        elif t == "hello" and not hello.done():
+            hello.set_result(frame)
 
     async def _reconnect(self) -> None:
         delay = 0.1

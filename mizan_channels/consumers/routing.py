@@ -36,8 +36,8 @@ def websocket_urlpatterns(path: str | None = None) -> list[Any]:
     """Our socket routes, for users who build their own ProtocolTypeRouter."""
     base = (path or conf.get().WS_PATH).lstrip("/")
     return [
-        url_path(base, MizanConsumer.as_asgi()),
-        url_path(base + "ch/<str:channel>/", channel_endpoint),
+        url_path(base, MizanConsumer.as_asgi()),  # type: ignore[arg-type]
+        url_path(base + "ch/<str:channel>/", channel_endpoint),  # type: ignore[arg-type]
     ]
 
 

@@ -246,14 +246,14 @@ class MizanConsumer:
             self._queue(protocol.pong(frame.id))
             self.session.done(frame)
             return
-        handler = {
+        handlers: dict[type, Callable[[Any], Awaitable[Any]]] = {
             protocol.Call: self._call,
             protocol.Sub: self._sub,
             protocol.Unsub: self._unsub,
             protocol.Send: self._send,
             protocol.Auth: self._auth,
-        }[type(frame)]
-        self._spawn(self._reply(frame, handler))
+        }
+        self._spawn(self._reply(frame, handlers[type(frame)]))
 
     async def _reply(self, frame: Any, handler: Callable[[Any], Awaitable[Any]]) -> None:
         try:
