@@ -10,6 +10,7 @@ import logging
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
 from . import conf, contexts, mwt, protocol
@@ -70,6 +71,7 @@ async def call_view(request: HttpRequest, fn: str) -> HttpResponse:
 
 
 @require_GET
+@ensure_csrf_cookie  # a page's first fetch gives it the token its mutations will need
 async def context_view(request: HttpRequest, name: str) -> HttpResponse:
     """`GET {prefix}ctx/{name}`: every function of the context in one reply."""
     try:

@@ -170,3 +170,57 @@ class NewsChannel(ReactChannel):
 
     def group(self, params):
         return "news"
+
+
+_barrier = threading.Barrier(2, timeout=5)
+_gate = threading.Event()
+
+
+@client(websocket=True)
+def rendezvous(request) -> bool:
+    """Passes only when two calls run at the same time (proves they don't serialize)."""
+    try:
+        _barrier.wait()
+    except threading.BrokenBarrierError:
+        _barrier.reset()
+        raise
+    return True
+
+
+@client(websocket=True)
+def gate_wait(request) -> str:
+    """Blocks a worker thread until gate_open is called."""
+    if not _gate.wait(5):
+        raise TimeoutError("gate never opened")
+    _gate.clear()
+    return "passed"
+
+
+@client(websocket=True)
+def gate_open(request) -> bool:
+    _gate.set()
+    return True
+
+
+@client(websocket=True)
+async def agate_wait(request) -> str:
+    """Async twin: waits on the loop, without a thread."""
+    loop = asyncio.get_running_loop()
+    ok = await loop.run_in_executor(None, _gate.wait, 5)
+    _gate.clear()
+    return "passed" if ok else "timeout"
+
+
+@client(websocket=True)
+def surrogate(request) -> str:
+    return "\ud800"
+
+
+@client(websocket=True)
+def unserializable(request) -> dict[str, int]:
+    return {"a": object()}  # type: ignore[dict-item]
+
+
+@client(websocket=True, auth=True, affects="user")
+def rename_me(request, name: str) -> str:
+    return name
