@@ -70,8 +70,9 @@ class MizanCommunicator(WebsocketCommunicator):  # type: ignore[misc]
         self._extra_headers += headers or []
         self.timeout = timeout
         self.hello: dict[str, Any] = {}
-        self._ids = 0
+        self._ids = 1_000_000  # clear of ids a test writes into raw frames
         self._backlog: list[dict[str, Any]] = []
+        self._read_lock = asyncio.Lock()
         super().__init__(application, path or conf.get().WS_PATH, headers=self._extra_headers)
 
     async def connect(self, timeout: float | None = None) -> Any:
@@ -96,19 +97,21 @@ class MizanCommunicator(WebsocketCommunicator):  # type: ignore[misc]
     async def next_frame(
         self, match: Callable[[dict[str, Any]], bool] | None = None, timeout: float | None = None
     ) -> dict[str, Any]:
-        """The next frame that `match` accepts; frames read meanwhile are kept for later."""
-        for i, frame in enumerate(self._backlog):
-            if match is None or match(frame):
-                return self._backlog.pop(i)
-        deadline = asyncio.get_running_loop().time() + (timeout or self.timeout)
+        """The next frame that `match` accepts; frames read meanwhile are kept for later.
+        Safe to await from several tasks at once (one reads, the others look in the backlog)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (timeout or self.timeout)
         while True:
-            left = deadline - asyncio.get_running_loop().time()
+            for i, frame in enumerate(self._backlog):
+                if match is None or match(frame):
+                    return self._backlog.pop(i)
+            left = deadline - loop.time()
             if left <= 0:
                 raise AssertionError(f"no matching frame within the timeout; got {self._backlog}")
-            frame = protocol.loads(await self.receive_from(left))
-            if match is None or match(frame):
-                return frame
-            self._backlog.append(frame)
+            async with self._read_lock:
+                if any(match is None or match(f) for f in self._backlog):
+                    continue
+                self._backlog.append(protocol.loads(await self.receive_from(left)))
 
     async def request(self, frame: dict[str, Any]) -> dict[str, Any]:
         """Send `frame` with a fresh id; return the reply frame (`ok`, `err` or `pong`)."""

@@ -82,7 +82,7 @@ def test_context_and_route_flags() -> None:
 
 
 def test_typo_flag_names_the_fix() -> None:
-    with pytest.raises(ConfigurationError, match="unknown flag 'webscoket'.*'websocket'"):
+    with pytest.raises(ConfigurationError, match=r"unknown flag 'webscoket'.*'websocket'"):
 
         @client(webscoket=True)
         def f(request) -> int:

@@ -148,6 +148,10 @@ class MizanConsumer:
                     break
         finally:
             await self._cleanup()
+            if self.closing is not None:  # flush what is queued, then the close frame
+                self.wake.set()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(writer), 5)
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer

@@ -224,3 +224,35 @@ def unserializable(request) -> dict[str, int]:
 @client(websocket=True, auth=True, affects="user")
 def rename_me(request, name: str) -> str:
     return name
+
+
+cancelled = asyncio.Event()
+
+
+@client(websocket=True)
+async def acancellable(request) -> str:
+    """Waits forever; records its cancellation (disconnect must cancel in-flight calls)."""
+    try:
+        await asyncio.Event().wait()
+    finally:
+        cancelled.set()
+    return "unreachable"
+
+
+class RequestInfo(BaseModel):
+    transport: str
+    method: str
+    user: str
+    origin: str
+    is_websocket: bool
+
+
+@client(websocket=True)
+def request_info(request) -> RequestInfo:
+    return RequestInfo(
+        transport=getattr(request, "mizan_transport", "?"),
+        method=request.method,
+        user=request.user.get_username(),
+        origin=request.META.get("HTTP_ORIGIN", ""),
+        is_websocket=getattr(request, "is_websocket", False),
+    )
