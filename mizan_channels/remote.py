@@ -94,7 +94,9 @@ class Client:
         self.url = url
         self.headers = headers or {}
         self.token = token
-        self.origin = origin
+        # Servers behind Channels' origin check refuse sockets without an Origin; a script
+        # is its own page, so it presents the server's own origin unless told otherwise.
+        self.origin = origin or _own_origin(url)
         self.reconnect = reconnect
         self.timeout = timeout
         self.ws: ClientConnection | None = None
@@ -315,3 +317,9 @@ def connect(
 async def _maybe_await(value: Awaitable[None] | None) -> None:
     if value is not None:
         await value
+
+
+def _own_origin(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    host = rest.split("/", 1)[0]
+    return ("https" if scheme == "wss" else "http") + "://" + host
