@@ -100,15 +100,14 @@ async def test_http_call_with_csrf_token(e2e_db: str) -> None:
 
 
 async def test_socket_without_allowed_origin_is_refused(e2e_db: str) -> None:
-    with server(e2e_db) as d:
-        with pytest.raises(Exception, match="403|rejected"):
-            async with connect(
-                d.ws_url + "/ws/mizan/",
-                origin="http://evil.example",
-                reconnect=False,
-                timeout=TIMEOUT,
-            ):
-                pass
+    with server(e2e_db) as d, pytest.raises(Exception, match=r"403|rejected"):
+        async with connect(
+            d.ws_url + "/ws/mizan/",
+            origin="http://evil.example",
+            reconnect=False,
+            timeout=TIMEOUT,
+        ):
+            pass
 
 
 @pytest.mark.redis
