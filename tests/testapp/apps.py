@@ -9,3 +9,4 @@ class TestAppConfig(AppConfig):
         from mizan_channels.setup import mizan_clients
 
         mizan_clients("testapp")
+        from . import forms  # noqa: F401  (declaring the forms registers their functions)
