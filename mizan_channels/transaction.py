@@ -13,12 +13,16 @@ from typing import Any
 from django.db import DEFAULT_DB_ALIAS, connections, transaction
 
 
-def defer(key: Hashable, send: Callable[[], Any], using: str = DEFAULT_DB_ALIAS) -> None:
-    """Run `send` now, or once at commit of the current transaction per `key`."""
+def defer(
+    key: Hashable, send: Callable[[], Any], using: str = DEFAULT_DB_ALIAS
+) -> Callable[[], Any]:
+    """Run `send` now, or once at commit of the current transaction per `key`. Returns the
+    callable that will run for `key` (an earlier one of this transaction wins), so callers
+    can merge into it."""
     conn = connections[using]
     if not conn.in_atomic_block:
         send()
-        return
+        return send
     state: tuple[Callable[[], None], dict[Hashable, Callable[[], Any]]] | None
     state = getattr(conn, "_mizan_pending", None)
     # Django drops on_commit callbacks on rollback; when ours is gone, so is its batch.
@@ -32,4 +36,4 @@ def defer(key: Hashable, send: Callable[[], Any], using: str = DEFAULT_DB_ALIAS)
         state = (flush, pending)
         conn._mizan_pending = state  # type: ignore[attr-defined]
         transaction.on_commit(flush, using=using)
-    state[1].setdefault(key, send)
+    return state[1].setdefault(key, send)
