@@ -256,3 +256,110 @@ def request_info(request) -> RequestInfo:
         origin=request.META.get("HTTP_ORIGIN", ""),
         is_websocket=getattr(request, "is_websocket", False),
     )
+
+
+# Contexts, cache and invalidation (issue 5) ------------------------------------------------
+
+#: How many times each context value was computed, by "<function>:<caller>": a cache hit
+#: leaves it unchanged. Tests read deltas; they never reset it.
+computed: dict[str, int] = {}
+_computed_lock = threading.Lock()
+
+
+def caller_of(request) -> str:
+    """Who asked: "u:<username>", "s:<session key>" or "anon"."""
+    if request.user.is_authenticated:
+        return "u:" + request.user.get_username()
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    return f"s:{key}" if key else "anon"
+
+
+def _count(name: str) -> int:
+    with _computed_lock:
+        computed[name] = computed.get(name, 0) + 1
+        return computed[name]
+
+
+class Counted(BaseModel):
+    who: str
+    n: int
+
+
+@client(context="mine", websocket=True)
+def mine(request) -> Counted:
+    """Per-caller value that counts its computations (proves hits, misses and ownership)."""
+    who = caller_of(request)
+    return Counted(who=who, n=_count(f"mine:{who}"))
+
+
+@client(context="mine", websocket=True)
+async def mine_too(request) -> Counted:
+    who = caller_of(request)
+    return Counted(who=who, n=_count(f"mine_too:{who}"))
+
+
+@client(context="board", websocket=True, shared=True)
+def board(request) -> Counted:
+    """Shared: the same value for everyone, cached once."""
+    return Counted(who="everyone", n=_count("board"))
+
+
+@client(websocket=True, affects="mine")
+def touch_mine(request) -> bool:
+    return True
+
+
+@client(websocket=True, affects=mine_too)
+def touch_mine_too(request) -> bool:
+    return True
+
+
+@client(websocket=True, affects=board)
+def touch_board(request) -> bool:
+    return True
+
+
+@client(websocket=True, affects=["mine", board])
+def touch_both(request) -> bool:
+    return True
+
+
+@client(websocket=True, affects="mine")
+def fail_mine(request) -> bool:
+    raise RuntimeError("mutation failed")
+
+
+@client(context="ssr", websocket=True)
+def ssr_payload(request) -> dict[str, str]:
+    """Hostile text for the SSR tag: must stay data, never markup."""
+    return {"html": "</script><script>alert(1)</script><!--", "amp": "a & b < c > d"}
+
+
+@client(context="private", auth=True)
+def private_ctx(request) -> str:
+    return request.user.get_username()
+
+
+@client(context="broken")
+def broken_ctx(request) -> int:
+    raise RuntimeError("context body failed")
+
+
+@client(websocket=True)
+def sign_in(request, username: str, password: str) -> bool:
+    """Django's own authenticate() and login(), as any sign-in view would call them."""
+    from django.contrib.auth import authenticate, login
+
+    user = authenticate(request, username=username, password=password)
+    if user is None:
+        return False
+    login(request, user)
+    return True
+
+
+@client(websocket=True)
+def sign_out(request) -> bool:
+    from django.contrib.auth import logout
+
+    logout(request)
+    return True
