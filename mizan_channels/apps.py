@@ -13,3 +13,6 @@ class MizanChannelsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import checks  # noqa: F401  (registers the checks)
+        from .identity import connect_signals
+
+        connect_signals()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import logging
 import secrets
 import threading
@@ -129,7 +130,14 @@ class LocalBackend:
                     hub.dispatch(stream, self.epoch, seq, event)
                 else:
                     with contextlib.suppress(RuntimeError):  # loop closed meanwhile
-                        hub.loop.call_soon_threadsafe(hub.dispatch, stream, self.epoch, seq, event)
+                        hub.loop.call_soon_threadsafe(
+                            hub.dispatch,
+                            stream,
+                            self.epoch,
+                            seq,
+                            event,
+                            context=contextvars.Context(),  # not the publishing thread's
+                        )
         return self.epoch, seq
 
     async def publish(self, stream: str, event: Event) -> tuple[str, int]:

@@ -39,6 +39,17 @@ def issue(user: Any) -> tuple[str, int]:
     return token, int(time.time()) + conf.get().MWT_TTL
 
 
+def token_hash(token: str) -> str:
+    """The auth hash a (verified) token was bound to."""
+    payload = _signer().unsign_object(token)
+    return str(payload.get("h", ""))
+
+
+def still_valid(user: Any, bound_hash: str) -> bool:
+    """Does a token bound to `bound_hash` still speak for `user` (same password, active)?"""
+    return bool(getattr(user, "is_active", True)) and _auth_hash(user)[:32] == bound_hash
+
+
 def verify(token: str) -> Any:
     """The active user the token names. Raises Unauthorized (one generic message) for a
     tampered, expired or foreign token, or a user that changed password or was disabled."""
@@ -48,7 +59,7 @@ def verify(token: str) -> Any:
         user = get_user_model()._default_manager.get(pk=pk)
     except Exception:
         raise Unauthorized("Invalid or expired token.") from None
-    if not getattr(user, "is_active", True) or _auth_hash(user)[:32] != payload.get("h"):
+    if not still_valid(user, str(payload.get("h"))):
         raise Unauthorized("Invalid or expired token.")
     return user
 

@@ -252,7 +252,7 @@ async def test_request_object_over_socket() -> None:
 async def test_session_user_is_the_socket_user() -> None:
     ann = await User.objects.acreate(username="ann")
     async with sock(user=ann) as c:
-        assert set(c.hello["epoch"]) == {"user", "all"}
+        assert set(c.hello["epoch"]) == {"user", "session", "all"}
         assert await c.call("whoami") == "ann"
         assert (await c.call("request_info"))["user"] == "ann"
 

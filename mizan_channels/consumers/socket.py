@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import logging
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -28,7 +29,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from .. import auth as auth_rules
-from .. import conf, invalidation, mwt, protocol
+from .. import conf, identity, invalidation, mwt, protocol
 from ..channels import ReactChannel
 from ..exceptions import (
     Forbidden,
@@ -119,6 +120,8 @@ class MizanConsumer:
         self.out_bytes = 0
         self.wake = asyncio.Event()
         self.closing: tuple[int, str] | None = None
+        #: Set when the socket was authenticated by an MWT rather than its session cookie.
+        self.token_hash: str | None = None
         self.hub: Hub
 
     # ASGI --------------------------------------------------------------------------------
@@ -126,6 +129,7 @@ class MizanConsumer:
     async def __call__(self, scope: dict[str, Any], receive: ASGIReceive, send: ASGISend) -> None:
         self.scope = scope
         self.base_send = send
+        self.context = contextvars.copy_context()
         message = await receive()
         if message["type"] != "websocket.connect":
             return
@@ -159,23 +163,43 @@ class MizanConsumer:
     async def _open(self) -> None:
         """Join the audiences, then say hello; frames that arrive meanwhile wait in ASGI's
         receive queue and are handled after."""
-        epochs: dict[str, str] = {}
-        for aud, stream in self._audience_streams():
-            epoch, seq = await self.hub.join(stream, self)
-            self.session.cursor(stream, epoch, seq)
-            self.audiences[stream] = aud
-            epochs[aud] = epoch
+        await self._move_audiences(announce=False)
+        epochs = {aud: self.session.cursors[stream].epoch for stream, aud in self.audiences.items()}
         self._queue(protocol.hello(self.conn, epochs))
         if self.only is not None:
             params = dict(self.request.GET.items())
             self._spawn(self._standalone_sub(params))
 
-    def _audience_streams(self) -> list[tuple[str, str]]:
-        out = [(invalidation.AUD_ALL, invalidation.ALL_STREAM)]
-        ident = invalidation.identity_stream(self.request)
-        if ident is not None:
-            out.insert(0, ident)
+    def _audience_streams(self) -> dict[str, str]:
+        """aud -> stream for the socket's current identity. A socket with a session also
+        hears its session's stream, where sign-in and sign-out are announced."""
+        out: dict[str, str] = {}
+        user = self.request.user
+        if user is not None and getattr(user, "is_authenticated", False):
+            out[invalidation.AUD_USER] = identity.user_stream(user.pk)
+        key = getattr(self.request.session, "session_key", None)
+        if key:
+            out[invalidation.AUD_SESSION] = identity.session_stream(key)
+        out[invalidation.AUD_ALL] = invalidation.ALL_STREAM
         return out
+
+    async def _move_audiences(self, announce: bool = True) -> None:
+        """Leave the audience streams the identity no longer has, join the new ones; with
+        `announce`, tell the client to resync each audience that changed."""
+        wanted = self._audience_streams()
+        current = {aud: stream for stream, aud in self.audiences.items()}
+        for aud, stream in current.items():
+            if wanted.get(aud) != stream:
+                del self.audiences[stream]
+                self.session.cursors.pop(stream, None)
+                await self.hub.leave(stream, self)
+        for aud, stream in wanted.items():
+            if current.get(aud) != stream:
+                epoch, seq = await self.hub.join(stream, self)
+                self.session.cursor(stream, epoch, seq)
+                self.audiences[stream] = aud
+                if announce:
+                    self._queue(protocol.resync_aud(aud, epoch))
 
     async def _cleanup(self) -> None:
         for task in list(self.tasks):
@@ -234,8 +258,10 @@ class MizanConsumer:
 
     # Inbound -----------------------------------------------------------------------------
 
-    def _spawn(self, coro: Awaitable[None]) -> None:
-        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        # Tasks run in the socket's own context, never in the context of whatever code
+        # triggered them (a publisher inside sync_to_async would lend them its executor).
+        task = asyncio.get_running_loop().create_task(coro, context=self.context.copy())
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
@@ -376,37 +402,60 @@ class MizanConsumer:
 
     async def _auth(self, frame: protocol.Auth) -> None:
         user = await mwt.averify(frame.token)
+        self.token_hash = mwt.token_hash(frame.token)
         await self.switch_user(user)
 
     async def switch_user(self, user: Any) -> None:
-        """Give the socket a new identity: move its identity audience, re-check every
-        subscription (ending the ones no longer allowed) and tell the client to resync."""
-        for stream, aud in list(self.audiences.items()):
-            if aud != invalidation.AUD_ALL:
-                del self.audiences[stream]
-                self.session.cursors.pop(stream, None)
-                await self.hub.leave(stream, self)
+        """Give the socket a new identity: move its audiences, re-check every subscription
+        (ending with `end` the ones no longer allowed) and tell the client to resync."""
         self.request.user = user
         self.scope["user"] = user
-        for aud, stream in self._audience_streams():
-            if aud == invalidation.AUD_ALL:
-                continue
-            epoch, seq = await self.hub.join(stream, self)
-            self.session.cursor(stream, epoch, seq)
-            self.audiences[stream] = aud
-            self._queue(protocol.resync_aud(aud, epoch))
+        await self._move_audiences()
         for sub in list(self.subs.values()):
             sub.instance.user = user
             try:
                 await self._authorize(sub.instance, sub.params)
-            except MizanError:
+            except MizanError as exc:
                 await self._drop_sub(sub.id)
-                self._queue(protocol.end(sub.id, "unauthorized"))
+                self._queue(protocol.end(sub.id, exc.code.value))
+
+    async def _control(self, body: bytes) -> None:
+        """A control event from `identity`: the session changed, or credentials must be
+        verified again."""
+        payload = protocol.loads(body)
+        op = payload.get("op")
+        if op == "session":
+            session, user = await identity.load_session(str(payload.get("key") or ""))
+            self.request.session = session
+            self.scope["session"] = session
+            self.token_hash = None
+            await self.switch_user(user)
+        elif op == "recheck":
+            await self._recheck()
+
+    async def _recheck(self) -> None:
+        current = self.request.user
+        if not auth_rules.is_authenticated(current):
+            return
+        if self.token_hash is not None:
+            user = await identity.reload_user(current.pk)
+            valid = user is not None and mwt.still_valid(user, self.token_hash)
+        else:
+            key = getattr(self.request.session, "session_key", None) or ""
+            _, user = await identity.load_session(key)
+            valid = auth_rules.is_authenticated(user) and user.pk == current.pk
+        if not valid:
+            self._close(identity.CLOSE_CREDENTIALS, "credentials no longer valid")
+        else:
+            await self.switch_user(user)
 
     # Hub listener ------------------------------------------------------------------------
 
     def on_event(self, stream: str, epoch: str, seq: int, event: Event) -> None:
         if not self.session.accept(stream, epoch, seq):
+            return
+        if event.kind == "ctl":
+            self._spawn(self._control(event.body))
             return
         if event.kind == "inv":
             aud = self.audiences.get(stream)

@@ -1,0 +1,135 @@
+"""Sockets follow their browser session: sign-in and sign-out switch every socket of the
+session without reconnecting; a password change or deactivation closes the user's sockets."""
+
+from __future__ import annotations
+
+import json
+from importlib import import_module
+from typing import Any
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.test import Client
+
+from mizan_channels import mwt
+from mizan_channels.exceptions import MizanError
+from mizan_channels.testing import MizanCommunicator
+from tests.asgi import application
+from tests.conftest import TIMEOUT
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def anonymous_session() -> str:
+    store = import_module(settings.SESSION_ENGINE).SessionStore()
+    store["visited"] = True
+    store.save()
+    return str(store.session_key)
+
+
+def tab(session_key: str) -> MizanCommunicator:
+    cookie = f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()
+    return MizanCommunicator(application, timeout=TIMEOUT, headers=[(b"cookie", cookie)])
+
+
+def browser(session_key: str) -> Client:
+    c = Client()
+    c.cookies[settings.SESSION_COOKIE_NAME] = session_key
+    return c
+
+
+def call_http(c: Client, fn: str, **args: Any) -> Any:
+    r = c.post(f"/api/mizan/call/{fn}", data=json.dumps(args), content_type="application/json")
+    return r.json()
+
+
+async def whoami(t: MizanCommunicator) -> str | None:
+    try:
+        return str(await t.call("whoami"))
+    except MizanError as exc:
+        assert exc.code == "unauthorized"
+        return None
+
+
+async def test_sign_in_over_http_switches_every_tab_of_the_session() -> None:
+    await User.objects.acreate_user("ann", password="pw")  # type: ignore[attr-defined]
+    key = await sync_to_async(anonymous_session)()
+    async with tab(key) as one, tab(key) as two:
+        assert await whoami(one) is None
+        result = await sync_to_async(call_http)(
+            browser(key), "sign_in", username="ann", password="pw"
+        )
+        assert result["data"] is True
+        for t in (one, two):
+            resync = await t.next_frame(lambda f: f["t"] == "resync" and f.get("aud") == "user")
+            assert resync["epoch"]
+            assert await whoami(t) == "ann"
+
+
+async def test_sign_in_over_the_socket_switches_that_socket() -> None:
+    await User.objects.acreate_user("ann", password="pw")  # type: ignore[attr-defined]
+    key = await sync_to_async(anonymous_session)()
+    async with tab(key) as t:
+        assert await t.call("sign_in", username="ann", password="pw") is True
+        await t.next_frame(lambda f: f["t"] == "resync" and f.get("aud") == "user")
+        assert await whoami(t) == "ann"
+
+
+async def test_sign_out_ends_subscriptions_that_need_the_user() -> None:
+    await User.objects.acreate_user("sam", password="pw", is_staff=True)  # type: ignore[attr-defined]
+    key = await sync_to_async(anonymous_session)()
+    b = browser(key)
+    await sync_to_async(call_http)(b, "sign_in", username="sam", password="pw")
+    new_key = b.cookies[settings.SESSION_COOKIE_NAME].value
+    async with tab(new_key) as t:
+        assert await whoami(t) == "sam"
+        secret = await t.subscribe("chat", room="secret")
+        public = await t.subscribe("chat", room="lobby")
+        await sync_to_async(call_http)(b, "sign_out")
+        end = await t.next_frame(lambda f: f["t"] == "end")
+        assert end["sub"] == secret and end["reason"] == "unauthorized"
+        assert await whoami(t) is None
+        other = await t.request({"t": "unsub", "sub": public})
+        assert other["t"] == "ok"  # the public subscription survived
+
+
+async def test_password_change_closes_the_users_sockets() -> None:
+    ann = await User.objects.acreate_user("ann", password="pw")  # type: ignore[attr-defined]
+    async with MizanCommunicator(application, user=ann, timeout=TIMEOUT) as t:
+        assert await whoami(t) == "ann"
+
+        def change() -> None:
+            ann.set_password("new")
+            ann.save()
+
+        await sync_to_async(change)()
+        while True:
+            out = await t.receive_output(TIMEOUT)
+            if out["type"] == "websocket.close":
+                assert out["code"] == 4401
+                break
+
+
+async def test_deactivation_closes_token_authenticated_socket() -> None:
+    ann = await User.objects.acreate_user("ann", password="pw")  # type: ignore[attr-defined]
+    token, _ = await sync_to_async(mwt.issue)(ann)
+    async with MizanCommunicator(application, timeout=TIMEOUT) as t:
+        assert (await t.request({"t": "auth", "token": token}))["t"] == "ok"
+        ann.is_active = False
+        await sync_to_async(ann.save)()
+        while True:
+            out = await t.receive_output(TIMEOUT)
+            if out["type"] == "websocket.close":
+                assert out["code"] == 4401
+                break
+
+
+async def test_unrelated_save_keeps_socket_open() -> None:
+    ann = await User.objects.acreate_user("ann", password="pw")  # type: ignore[attr-defined]
+    async with MizanCommunicator(application, user=ann, timeout=TIMEOUT) as t:
+        ann.first_name = "Ann"
+        await sync_to_async(ann.save)()
+        assert await whoami(t) == "ann"
+        await t.assert_nothing(timeout=1.0)  # no close follows the recheck
