@@ -520,3 +520,19 @@ async def test_http_submit_invalidates_the_users_socket() -> None:
         )
         assert r.status_code == 200, r.content
         assert await tab.assert_invalidated({"ctx": "tickets"})
+
+
+def test_field_order_is_honoured_without_instantiating(scratch_registry: None) -> None:
+    class Ordered(mizanFormMixin, forms.Form):
+        mizan = mizanFormMeta(name="ordered_t")
+        field_order = ["b", "missing", "a"]
+        a = forms.CharField()
+        b = forms.CharField()
+        c = forms.CharField()
+
+        def on_submit_success(self, request):
+            return {}
+
+    described = [f["name"] for f in describe_form(Ordered)["fields"]]
+    assert described == [f["name"] for f in describe_form(Ordered(request=None))["fields"]]
+    assert described == ["b", "a", "c"]

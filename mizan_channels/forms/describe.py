@@ -296,7 +296,7 @@ def form_schema(
     """The typed description of `form` (a class, or an instance whose `fields` may have been
     adjusted in `__init__`). Form-level names come from its `mizan` meta when it has one."""
     cls = form if isinstance(form, type) else type(form)
-    fields = base_fields(form) if isinstance(form, type) else form.fields
+    fields = ordered_fields(form) if isinstance(form, type) else form.fields
     meta = getattr(cls, "mizan", None)
     name = getattr(meta, "name", None) or default_name(cls)
     return FormSchema(
@@ -327,3 +327,15 @@ def default_name(cls: type[Any]) -> str:
 def base_fields(cls: type[forms.BaseForm]) -> dict[str, forms.Field]:
     """The fields a form class declares (its metaclass sets them; the stubs don't know)."""
     return typing.cast(dict[str, forms.Field], cls.base_fields)  # type: ignore[attr-defined]
+
+
+def ordered_fields(cls: type[forms.BaseForm]) -> dict[str, forms.Field]:
+    """The fields in the order an instance shows them: `field_order` first (Django's rule:
+    unknown names ignored), then the rest as declared."""
+    fields = dict(base_fields(cls))
+    order = getattr(cls, "field_order", None)
+    if not order:
+        return fields
+    out = {name: fields.pop(name) for name in order if name in fields}
+    out.update(fields)
+    return out
