@@ -128,6 +128,14 @@ def test_missing_handler_and_missing_form_base_are_refused(scratch_registry: Non
         class NoHandler(mizanFormMixin, forms.Form):
             mizan = mizanFormMeta(name="nohandler_t")
 
+    with pytest.raises(ConfigurationError, match="Put it first"):
+
+        class MixinLast(forms.Form, mizanFormMixin):
+            mizan = mizanFormMeta(name="mixinlast_t")
+
+            def on_submit_success(self, request):
+                return {}
+
     with pytest.raises(ConfigurationError, match=r"not a Django form.*forms\.Form"):
 
         class NotAForm(mizanFormMixin):

@@ -164,6 +164,13 @@ def declare(form_cls: type[Any]) -> None:
             f"{where} declares `mizan` but is not a Django form. Write "
             f"`class {cls.__name__}(mizanFormMixin, forms.Form)` (or forms.ModelForm)."
         )
+    mro = cls.__mro__
+    if mro.index(mizanFormMixin) > mro.index(forms.BaseForm):
+        raise ConfigurationError(
+            f"{where} lists mizanFormMixin after the Django form class, so the form can't "
+            f"receive the request. Put it first: `class {cls.__name__}(mizanFormMixin, "
+            "forms.Form)`."
+        )
     if meta.name is None:
         meta.name = default_name(cls)
     name: str = meta.name
