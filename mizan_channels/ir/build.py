@@ -1,0 +1,262 @@
+"""The registry -> an IR `Document`: functions, channels and forms with their named types.
+
+Names are fixed before any model is walked, so the result never depends on which function
+happened to mention a model first: a function's input struct is named after its registered
+name (`list_rooms` -> `ListRoomsInput`), a `-> list[T]` output becomes the alias
+`ListRoomsOutput`, and a channel's nested `Params` / `DjangoMessage` / `ReactMessage`
+classes become `ChatParams` / `ChatMessage` / `ChatClientMessage`. Everything else keeps its
+class name, and two different classes wanting one name fail the export with both paths.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import Any, cast
+
+from pydantic import BaseModel
+
+from ..client import pascal
+from ..registry import FunctionSpec, Registry
+from .model import (
+    Affect,
+    Alias,
+    AuthKind,
+    Channel,
+    Document,
+    Form,
+    Function,
+    ListOf,
+    MapOf,
+    NamedType,
+    OptionalOf,
+    Ref,
+    Shape,
+    Struct,
+    TupleOf,
+    UnionOf,
+    keyword,
+)
+from .types import IRExportError, TypeWalker, doc_of, path_of
+
+#: Builds form nodes once `mizan_channels.forms` exists; see `_form_builder`.
+FormBuilder = Callable[[str, type[Any], TypeWalker, Registry], Form]
+
+
+def build_ir(registry: Registry | None = None) -> Document:
+    """The IR of `registry` (default: the global one).
+
+    Raises IRExportError (a ConfigurationError) naming the function or channel, the field
+    and the type that the IR can't describe, or both import paths of a name clash.
+    """
+    if registry is None:
+        from ..registry import registry as global_registry
+
+        registry = global_registry
+    walker = TypeWalker()
+    functions = sorted(registry.functions.items())
+    channels = sorted(registry.channels.items())
+    for name, spec in functions:
+        if spec.input_model.model_fields:
+            walker.forced[spec.input_model] = pascal(name) + "Input"
+    for name, cls in channels:
+        _reserve_channel_names(walker, name, cls)
+
+    built_functions = tuple(
+        _within(f"function {name!r} ({spec.qualname})", _function, walker, registry, name, spec)
+        for name, spec in functions
+    )
+    built_channels = tuple(
+        _within(f"channel {name!r} ({path_of(cls)})", _channel, walker, name, cls)
+        for name, cls in channels
+    )
+    form_builder = _form_builder()
+    built_forms: tuple[Form, ...] = ()
+    if form_builder is not None:
+        built_forms = tuple(
+            form_builder(name, cls, walker, registry)
+            for name, cls in sorted(registry.forms.items())
+        )
+    types = _settle_wire_names(walker.types, built_functions, built_channels, built_forms)
+    return Document(
+        types=tuple(sorted(types.values(), key=lambda t: (keyword(t), t.name))),
+        functions=built_functions,
+        channels=built_channels,
+        forms=built_forms,
+    )
+
+
+def _within(where: str, build: Callable[..., Any], *args: Any) -> Any:
+    """Run one declaration's build; an error from a model deep inside names it too."""
+    try:
+        return build(*args)
+    except IRExportError as exc:
+        if where in str(exc):
+            raise
+        raise IRExportError(f"In {where}: {exc}") from None
+
+
+def _settle_wire_names(
+    types: dict[str, NamedType],
+    functions: tuple[Function, ...],
+    channels: tuple[Channel, ...],
+    forms: tuple[Form, ...],
+) -> dict[str, NamedType]:
+    """Name each struct field by the key it travels under where the struct travels: the
+    validation key for types only sent to the server, the serialized key for types only
+    sent by it, and both (`output-name`) only for types going both ways with two keys."""
+    sent = _reachable(
+        types,
+        [Ref(f.input) for f in functions if f.input]
+        + [Ref(c.params) for c in channels]
+        + [Ref(c.client_message) for c in channels if c.client_message]
+        + [Ref(f.fields_type) for f in forms],
+    )
+    received = _reachable(
+        types,
+        [f.output for f in functions if f.output is not None]
+        + [Ref(c.server_message) for c in channels]
+        + [f.output for f in forms if f.output is not None],
+    )
+    out = dict(types)
+    for name, t in types.items():
+        if not isinstance(t, Struct) or not any(f.output_name for f in t.fields):
+            continue
+        if name in sent and name in received:
+            continue
+        fields = tuple(
+            replace(f, name=f.output_name or f.name, output_name=None)
+            if name in received
+            else replace(f, output_name=None)
+            for f in t.fields
+        )
+        out[name] = replace(t, fields=fields)
+    return out
+
+
+def _reachable(types: dict[str, NamedType], roots: Sequence[Shape]) -> set[str]:
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        shape = stack.pop()
+        if isinstance(shape, Ref):
+            if shape.name in seen or shape.name not in types:
+                continue
+            seen.add(shape.name)
+            t = types[shape.name]
+            if isinstance(t, Struct):
+                stack.extend(f.shape for f in t.fields)
+            elif isinstance(t, Alias):
+                stack.append(t.shape)
+        elif isinstance(shape, ListOf | MapOf):
+            stack.append(shape.item if isinstance(shape, ListOf) else shape.value)
+        elif isinstance(shape, OptionalOf):
+            stack.append(shape.inner)
+        elif isinstance(shape, TupleOf):
+            stack.extend(shape.items)
+        elif isinstance(shape, UnionOf):
+            stack.extend(shape.arms)
+    return seen
+
+
+def _form_builder() -> FormBuilder | None:
+    """The form node builder, present once `mizan_channels.forms` provides `describe_form`."""
+    try:
+        forms = importlib.import_module("mizan_channels.ir.forms")
+    except ModuleNotFoundError as exc:
+        if exc.name in ("mizan_channels.ir.forms", "mizan_channels.forms"):
+            return None
+        raise
+    return cast(FormBuilder, forms.build_form)
+
+
+def _reserve_channel_names(walker: TypeWalker, name: str, cls: type[Any]) -> None:
+    base = pascal(name)
+    for attr, suffix in (
+        ("Params", "Params"),
+        ("DjangoMessage", "Message"),
+        ("ReactMessage", "ClientMessage"),
+    ):
+        model = getattr(cls, attr, None)
+        if _nested_in(model, cls):
+            walker.forced.setdefault(model, base + suffix)
+
+
+def _nested_in(model: Any, cls: type[Any]) -> bool:
+    """Is `model` a class written inside the body of `cls` (or of a channel it extends)?"""
+    if not (inspect.isclass(model) and issubclass(model, BaseModel)):
+        return False
+    return any(
+        model.__module__ == klass.__module__
+        and model.__qualname__.startswith(klass.__qualname__ + ".")
+        for klass in cls.__mro__
+    )
+
+
+def _function(walker: TypeWalker, registry: Registry, name: str, spec: FunctionSpec) -> Function:
+    where = f"function {name!r} ({spec.qualname})"
+    input_name: str | None = None
+    if spec.input_model.model_fields:
+        input_name = walker.struct(spec.input_model, f"the arguments of {where}")
+    output: Shape | None = None
+    if spec.route is None and spec.output_adapter is not None:
+        output = walker.shape(spec.output, f"{where}: return type")
+        if isinstance(output, ListOf | TupleOf):
+            alias = pascal(name) + "Output"
+            walker.claim(alias, spec, f"the return type of {where}")
+            walker.types[alias] = Alias(alias, output)
+            output = Ref(alias)
+    affects: list[Affect] = []
+    for item in spec.affects:
+        if isinstance(item, str):
+            affects.append(Affect("context", item))
+            continue
+        target = registry.name_of(item)
+        if target is None:
+            raise IRExportError(
+                f"{where} affects {path_of(item)}, which is not registered. Register it with "
+                "register() or mizan_clients(), or name a context instead."
+            )
+        affects.append(Affect("function", target))
+    return Function(
+        name=name,
+        input=input_name,
+        output=output,
+        transport="websocket" if spec.websocket else "http",
+        context=spec.context,
+        affects=tuple(affects),
+        auth=cast(AuthKind | None, spec.auth_kind),
+        rev=spec.rev,
+        route=spec.route,
+        shared=spec.shared,
+        form=spec.form,
+        doc=doc_of(spec.fn),
+    )
+
+
+def _channel(walker: TypeWalker, name: str, cls: type[Any]) -> Channel:
+    where = f"channel {name!r} ({path_of(cls)})"
+    params = walker.struct(cls.Params, f"{where}.Params")
+    message = cls.DjangoMessage
+    if inspect.isclass(message) and issubclass(message, BaseModel):
+        server = walker.struct(message, f"{where}.DjangoMessage")
+    else:
+        # Several message models: an alias to their union (discriminated when declared so).
+        server = pascal(name) + "Message"
+        walker.claim(server, message, f"the DjangoMessage union of {where}")
+        walker.types[server] = Alias(server, walker.shape(message, f"{where}.DjangoMessage"))
+    react = cls.ReactMessage
+    client = walker.struct(react, f"{where}.ReactMessage") if react is not None else None
+    return Channel(
+        name=name,
+        params=params,
+        server_message=server,
+        client_message=client,
+        history=cls.history,
+        doc=doc_of(cls),
+    )
+
+
+__all__ = ["IRExportError", "build_ir"]

@@ -1,0 +1,425 @@
+"""Python annotations and Pydantic models -> IR shapes and named types.
+
+The walk reads Pydantic's own field metadata (`model_fields`, `FieldInfo.metadata`, the
+annotated-types constraint objects) rather than a JSON Schema, so `int | bool` stays a
+union, a default keeps its exact JSON value, and a model keeps one name however often it is
+used. Anything that can't be said in the IR raises `IRExportError` naming where it was
+found, so a generator never gets a silently weakened type.
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import datetime as dt
+import decimal
+import enum
+import inspect
+import ipaddress
+import json
+import math
+import types
+import typing
+import uuid
+from typing import Any
+
+import annotated_types as at
+import typing_extensions
+from pydantic import AliasChoices, BaseModel, Discriminator, RootModel
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined, to_jsonable_python
+
+from ..exceptions import ConfigurationError
+from .model import (
+    NO_CONSTRAINTS,
+    Alias,
+    Constraints,
+    Default,
+    DefaultJson,
+    DefaultUnknown,
+    DefaultValue,
+    EnumOf,
+    EnumType,
+    Field,
+    ListOf,
+    MapOf,
+    NamedType,
+    OptionalOf,
+    Primitive,
+    Ref,
+    Shape,
+    Struct,
+    TupleOf,
+    UnionOf,
+)
+
+
+class IRExportError(ConfigurationError):
+    """The registry holds something the IR can't describe; the message says where."""
+
+
+_SCALARS: list[tuple[type, str]] = [
+    (bool, "bool"),
+    (int, "int"),
+    (float, "float"),
+    (str, "str"),
+    (bytes, "bytes"),
+    (dt.datetime, "datetime"),  # before date: datetime is a date
+    (dt.date, "date"),
+    (dt.time, "time"),
+    (uuid.UUID, "uuid"),
+    (decimal.Decimal, "decimal"),
+]
+#: Types Pydantic writes as strings of a known format.
+_FORMATTED: list[tuple[type, str]] = [
+    (dt.timedelta, "duration"),
+    (ipaddress.IPv4Address, "ipv4"),
+    (ipaddress.IPv6Address, "ipv6"),
+]
+_LISTS = {list, collections.abc.Sequence, collections.abc.MutableSequence}
+_SETS = {set, frozenset, collections.abc.Set, collections.abc.MutableSet}
+_MAPS = {dict, collections.abc.Mapping, collections.abc.MutableMapping}
+_UNIONS = {typing.Union, types.UnionType}
+_ALIAS_TYPES = tuple(
+    t for t in (getattr(typing, "TypeAliasType", None), typing_extensions.TypeAliasType) if t
+)
+_FACTORY_JSON = {list: "[]", tuple: "[]", set: "[]", frozenset: "[]", dict: "{}"}
+
+
+def path_of(obj: Any) -> str:
+    return f"{getattr(obj, '__module__', '?')}.{getattr(obj, '__qualname__', repr(obj))}"
+
+
+def doc_of(obj: Any) -> str | None:
+    raw = obj.__dict__.get("__doc__") if isinstance(obj, type) else getattr(obj, "__doc__", None)
+    if isinstance(obj, type) and raw is None:
+        origin = getattr(obj, "__pydantic_generic_metadata__", {}).get("origin")
+        raw = origin.__dict__.get("__doc__") if origin is not None else None
+    return inspect.cleandoc(raw) if isinstance(raw, str) and raw.strip() else None
+
+
+class TypeWalker:
+    """Accumulates named types while turning annotations into shapes.
+
+    `names` maps every claimed type name to the object that owns it, so two different
+    models with one class name are caught with both import paths instead of one
+    silently replacing the other.
+    """
+
+    def __init__(self) -> None:
+        self.types: dict[str, NamedType] = {}
+        self.owners: dict[str, tuple[Any, str]] = {}
+        self.by_class: dict[Any, str] = {}
+        self.forced: dict[Any, str] = {}
+
+    # Names --------------------------------------------------------------------------------
+
+    def claim(self, name: str, owner: Any, described: str) -> None:
+        taken = self.owners.get(name)
+        if taken is not None and taken[0] is not owner:
+            raise IRExportError(
+                f"Two different types want the IR name {name!r}: {taken[1]} and {described}. "
+                "Rename one of the classes (or the function/channel whose name it follows)."
+            )
+        self.owners[name] = (owner, described)
+
+    def name_for(self, cls: type) -> str:
+        name = self.forced.get(cls)
+        if name is not None:
+            return name
+        raw = cls.__name__
+        if raw.isidentifier():
+            return raw
+        # A parametrized generic (`Page[Room]`) gets a concrete name (`PageRoom`).
+        from ..client import pascal
+
+        return pascal(raw)
+
+    # Shapes -------------------------------------------------------------------------------
+
+    def shape(self, tp: Any, where: str, meta: tuple[Any, ...] = ()) -> Shape:
+        """The shape of annotation `tp`; `meta` holds constraint objects for its top."""
+        origin = typing.get_origin(tp)
+        if origin is typing.Annotated:
+            inner, *extra = typing.get_args(tp)
+            return self.shape(inner, where, (*meta, *extra))
+        constraints, discriminator = _read_meta(meta)
+        if isinstance(tp, _ALIAS_TYPES):  # `type X = ...` (3.12) or typing_extensions'
+            return self.shape(tp.__value__, where, meta)
+        if origin in _UNIONS:
+            return self._union(typing.get_args(tp), where, meta, discriminator)
+        if origin is typing.Literal:
+            return self._literal(typing.get_args(tp), where, tp)
+        if origin is not None:
+            return _constrain(self._generic(tp, origin, where), constraints)
+        if tp is None or tp is type(None):
+            return Primitive("null")
+        if tp is Any or tp is object:
+            return Primitive("any")
+        if isinstance(tp, type):
+            return _constrain(self._class(tp, where), constraints)
+        if isinstance(tp, typing.TypeVar):
+            raise IRExportError(
+                f"{where}: type variable {tp} has no concrete type. Use the generic model with "
+                "parameters, e.g. Page[Room] instead of Page."
+            )
+        raise self._unsupported(tp, where)
+
+    def _unsupported(self, tp: Any, where: str) -> IRExportError:
+        return IRExportError(
+            f"{where}: type {tp!r} can't be described in the Mizan IR. Use a Pydantic model, "
+            "a primitive (str, int, float, bool, datetime, date, time, UUID, Decimal, bytes), "
+            "list/tuple/set/dict[str, T], Optional, Literal, an Enum, or a union of these."
+        )
+
+    def _union(self, args: tuple[Any, ...], where: str, meta: tuple[Any, ...], disc: Any) -> Shape:
+        arms = [a for a in args if a is not None and a is not type(None)]
+        nullable = len(arms) < len(args)
+        if len(arms) == 1:
+            inner = self.shape(arms[0], where, meta)
+        else:
+            inner = UnionOf(tuple(self.shape(a, where) for a in arms), disc)
+        return OptionalOf(inner) if nullable else inner
+
+    def _literal(self, values: tuple[Any, ...], where: str, tp: Any) -> Shape:
+        out: list[str | int | bool] = []
+        nullable = False
+        for v in values:
+            raw = v.value if isinstance(v, enum.Enum) else v
+            if raw is None:
+                nullable = True
+            elif isinstance(raw, str | int | bool) and not isinstance(raw, float):
+                out.append(raw)
+            else:
+                raise IRExportError(
+                    f"{where}: {tp!r} holds {raw!r}; Literal values must be str, int or bool."
+                )
+        shape = EnumOf(tuple(out))
+        return OptionalOf(shape) if nullable else shape
+
+    def _generic(self, tp: Any, origin: Any, where: str) -> Shape:
+        args = typing.get_args(tp)
+        if origin in _LISTS or origin in _SETS:
+            item = self.shape(args[0], where) if args else Primitive("any")
+            return ListOf(item, unique=origin in _SETS)
+        if origin is tuple:
+            if len(args) == 2 and args[1] is Ellipsis:
+                return ListOf(self.shape(args[0], where))
+            if args == ((),):
+                return TupleOf(())
+            return TupleOf(tuple(self.shape(a, where) for a in args))
+        if origin in _MAPS:
+            key = args[0] if args else str
+            if key is not str and not (
+                typing.get_origin(key) is typing.Annotated and typing.get_args(key)[0] is str
+            ):
+                raise IRExportError(
+                    f"{where}: {tp!r} has {key!r} keys; JSON object keys are strings, so "
+                    "declare dict[str, T]."
+                )
+            return MapOf(self.shape(args[1], where) if len(args) > 1 else Primitive("any"))
+        if isinstance(origin, type) and issubclass(origin, BaseModel):
+            return self._class(tp, where)
+        raise self._unsupported(tp, where)
+
+    def _class(self, cls: type, where: str) -> Shape:
+        if issubclass(cls, enum.Enum):
+            return Ref(self.enum(cls, where))
+        if issubclass(cls, BaseModel):
+            if issubclass(cls, RootModel):
+                return Ref(self.root_model(cls, where))
+            return Ref(self.struct(cls))
+        for base, kind in _SCALARS:
+            if issubclass(cls, base):
+                return Primitive(kind)
+        for base, fmt in _FORMATTED:
+            if issubclass(cls, base):
+                return Primitive("str", Constraints(format=fmt))
+        module = getattr(cls, "__module__", "")
+        if module.startswith("pydantic"):
+            known = {"EmailStr": "email", "NameEmail": "name-email"}.get(cls.__name__)
+            if known is None and "Url" in cls.__name__:
+                known = "url"
+            if known is not None:
+                return Primitive("str", Constraints(format=known))
+        if cls in (list, tuple, set, frozenset):
+            return ListOf(Primitive("any"), unique=cls in (set, frozenset))
+        if cls is dict:
+            return MapOf(Primitive("any"))
+        raise self._unsupported(cls, where)
+
+    # Named types --------------------------------------------------------------------------
+
+    def enum(self, cls: type[enum.Enum], where: str) -> str:
+        if cls in self.by_class:
+            return self.by_class[cls]
+        name = self.name_for(cls)
+        self.claim(name, cls, path_of(cls))
+        values: list[str | int | bool] = []
+        for member in cls:
+            if not isinstance(member.value, str | int) or isinstance(member.value, float):
+                raise IRExportError(
+                    f"{where}: enum {path_of(cls)} member {member.name} = {member.value!r}; "
+                    "IR enums hold str or int values."
+                )
+            values.append(member.value)
+        self.by_class[cls] = name
+        self.types[name] = EnumType(name, tuple(values), doc_of(cls))
+        return name
+
+    def root_model(self, cls: type[RootModel[Any]], where: str) -> str:
+        if cls in self.by_class:
+            return self.by_class[cls]
+        name = self.name_for(cls)
+        self.claim(name, cls, path_of(cls))
+        self.by_class[cls] = name
+        info = cls.model_fields["root"]
+        shape = self.shape(
+            info.annotation, f"{where}: root of {path_of(cls)}", tuple(info.metadata)
+        )
+        self.types[name] = Alias(name, shape, doc_of(cls))
+        return name
+
+    def struct(self, cls: type[BaseModel], described: str | None = None) -> str:
+        """Define `cls` as a struct (once) and return its IR name."""
+        if cls in self.by_class:
+            return self.by_class[cls]
+        name = self.name_for(cls)
+        self.claim(name, cls, described or path_of(cls))
+        self.by_class[cls] = name  # before the fields: recursive models refer to themselves
+        if cls.__pydantic_fields_complete__ is False:
+            raise IRExportError(
+                f"{described or path_of(cls)} has annotations Pydantic couldn't resolve. "
+                "Define the referenced classes first, then call model_rebuild()."
+            )
+        config = cls.model_config
+        by_alias_in = config.get("validate_by_alias", True) is not False
+        by_alias_out = bool(config.get("serialize_by_alias", False))
+        fields: list[Field] = []
+        for pyname, info in cls.model_fields.items():
+            where = f"field {pyname!r} of {described or path_of(cls)}"
+            wire = _input_name(pyname, info, by_alias_in, where)
+            out = (info.serialization_alias or info.alias or pyname) if by_alias_out else pyname
+            fields.append(
+                Field(
+                    name=wire,
+                    shape=self.shape(info.annotation, where, (info,)),
+                    default=_default(info, where),
+                    doc=info.description or None,
+                    output_name=out if out != wire else None,
+                )
+            )
+        self.types[name] = Struct(name, tuple(fields), doc_of(cls))
+        return name
+
+
+def _input_name(pyname: str, info: FieldInfo, by_alias: bool, where: str) -> str:
+    if not by_alias:
+        return pyname
+    alias = info.validation_alias
+    if isinstance(alias, str):
+        return alias
+    if isinstance(alias, AliasChoices):
+        first = alias.choices[0]
+        if isinstance(first, str):
+            return first
+    if alias is not None:
+        raise IRExportError(
+            f"{where}: validation_alias {alias!r} reads a nested path; the IR names one wire "
+            "key per field. Use a plain string alias."
+        )
+    return info.alias or pyname
+
+
+def _read_meta(meta: tuple[Any, ...]) -> tuple[Constraints, str | None]:
+    """Constraint objects (annotated-types, Pydantic's) -> Constraints + discriminator.
+    Validators and other server-side metadata are left out: the server still enforces them."""
+    found: dict[str, Any] = {}
+    disc: str | None = None
+    stack = list(meta)
+    while stack:
+        m = stack.pop(0)
+        if isinstance(m, FieldInfo):
+            stack[:0] = list(m.metadata)
+            disc = _discriminator_name(m.discriminator) or disc
+            continue
+        if isinstance(m, at.GroupedMetadata):
+            stack[:0] = list(m)
+            continue
+        for attr in ("min_length", "max_length", "gt", "ge", "lt", "le", "multiple_of"):
+            if isinstance(m, at.BaseMetadata) and hasattr(m, attr):
+                found[attr] = getattr(m, attr)
+        for attr in ("pattern", "max_digits", "decimal_places"):
+            value = (
+                getattr(m, attr, None) if type(m).__name__ == "_PydanticGeneralMetadata" else None
+            )
+            if value is not None:
+                found[attr] = value if attr != "pattern" else getattr(value, "pattern", value)
+        if isinstance(m, Discriminator):
+            disc = _discriminator_name(m) or disc
+    clean: dict[str, Any] = {k: _bound(v) for k, v in found.items() if v is not None}
+    return (Constraints(**clean) if clean else NO_CONSTRAINTS), disc
+
+
+def _discriminator_name(d: Any) -> str | None:
+    """The tag field's name; a callable discriminator has none a client could use."""
+    if isinstance(d, str):
+        return d
+    inner = getattr(d, "discriminator", None)
+    return inner if isinstance(inner, str) else None
+
+
+def _bound(value: Any) -> int | float | str:
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int | float | str):
+        return value
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return str(value)
+
+
+def _constrain(shape: Shape, c: Constraints) -> Shape:
+    if c is NO_CONSTRAINTS or c == NO_CONSTRAINTS:
+        return shape
+    if isinstance(shape, Primitive):
+        merged = {**_as_dict(shape.constraints), **_as_dict(c)}
+        return Primitive(shape.kind, Constraints(**merged))
+    if isinstance(shape, ListOf):
+        return ListOf(shape.item, c, shape.unique)
+    if isinstance(shape, MapOf):
+        return MapOf(shape.value, c)
+    if isinstance(shape, OptionalOf):
+        return OptionalOf(_constrain(shape.inner, c))
+    return shape  # refs and unions carry no limits of their own; the server still checks
+
+
+def _as_dict(c: Constraints) -> dict[str, Any]:
+    return {k.replace("-", "_"): v for k, v in c.items()}
+
+
+def _default(info: FieldInfo, where: str) -> Default | None:
+    factory = info.default_factory
+    if factory is not None:
+        text = _FACTORY_JSON.get(factory)  # type: ignore[call-overload]
+        return DefaultJson(text) if text is not None else DefaultUnknown()
+    if info.default is PydanticUndefined:
+        return None
+    try:
+        value = to_jsonable_python(info.default)
+    except Exception as exc:
+        raise IRExportError(f"{where}: default {info.default!r} isn't JSON: {exc}") from None
+    if isinstance(info.default, set | frozenset) and isinstance(value, list):
+        value = sorted(value, key=lambda v: json.dumps(v, sort_keys=True))
+    if isinstance(value, float) and not math.isfinite(value):
+        raise IRExportError(f"{where}: default {value!r} has no JSON form; use a finite number.")
+    if value is None or isinstance(value, str | int | float | bool):
+        return DefaultValue(value)
+    try:
+        text = json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except ValueError as exc:
+        raise IRExportError(f"{where}: default {info.default!r} has no JSON form: {exc}") from None
+    return DefaultJson(text)
