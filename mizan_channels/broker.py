@@ -21,6 +21,7 @@ import contextvars
 import logging
 import secrets
 import threading
+from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
@@ -39,14 +40,22 @@ POSITION_TTL = 7 * 24 * 3600
 #: Seconds without a message before the subscriber pings Redis to detect a dead connection.
 IDLE_PING = 5.0
 
+# KEYS: position hash, history stream. ARGV: fresh epoch, pub/sub channel, payload, ttl,
+# history length (0: none), "1" to start a new epoch (continuity was lost).
 PUBLISH_LUA = """
 local e = redis.call('HGET', KEYS[1], 'epoch')
-if not e then
+if (not e) or ARGV[6] == '1' then
   e = ARGV[1]
   redis.call('HSET', KEYS[1], 'epoch', e, 'seq', 0)
+  redis.call('DEL', KEYS[2])
 end
 local s = redis.call('HINCRBY', KEYS[1], 'seq', 1)
 redis.call('EXPIRE', KEYS[1], ARGV[4])
+local n = tonumber(ARGV[5])
+if n > 0 then
+  redis.call('XADD', KEYS[2], 'MAXLEN', n, s .. '-1', 'd', ARGV[3])
+  redis.call('EXPIRE', KEYS[2], ARGV[4])
+end
 redis.call('PUBLISH', ARGV[2], e .. '|' .. s .. '|' .. ARGV[3])
 return {e, s}
 """
@@ -70,8 +79,35 @@ class Backend(Protocol):
     def attach(self, hub: Hub) -> None: ...
     async def subscribe(self, stream: str) -> tuple[str, int]: ...
     async def unsubscribe(self, stream: str) -> None: ...
-    async def publish(self, stream: str, event: Event) -> tuple[str, int]: ...
+    async def publish(self, stream: str, event: Event, history: int = 0) -> tuple[str, int]: ...
+    async def replay(
+        self, stream: str, epoch: str, after: int, upto: int
+    ) -> list[tuple[int, bytes]] | None: ...
     async def close(self) -> None: ...
+
+
+#: Streams whose last publish failed: their next event starts a new epoch, so listeners
+#: that missed the lost one resync instead of carrying on without a gap to notice.
+_dirty: set[str] = set()
+_dirty_lock = threading.Lock()
+
+
+def mark_dirty(stream: str) -> None:
+    with _dirty_lock:
+        _dirty.add(stream)
+
+
+def take_dirty(stream: str) -> bool:
+    with _dirty_lock:
+        if stream in _dirty:
+            _dirty.discard(stream)
+            return True
+        return False
+
+
+def dirty_streams() -> list[str]:
+    with _dirty_lock:
+        return sorted(_dirty)
 
 
 def redis_url() -> str:
@@ -104,6 +140,7 @@ class LocalBackend:
     def __init__(self) -> None:
         self.epoch = new_epoch()
         self.seqs: dict[str, int] = {}
+        self.history: dict[str, deque[tuple[int, bytes]]] = {}
         self.lock = threading.Lock()
 
     def attach(self, hub: Hub) -> None:
@@ -116,7 +153,7 @@ class LocalBackend:
     async def unsubscribe(self, stream: str) -> None:
         pass
 
-    def _deliver(self, stream: str, event: Event) -> tuple[str, int]:
+    def _deliver(self, stream: str, event: Event, history: int) -> tuple[str, int]:
         try:
             running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:
@@ -125,6 +162,11 @@ class LocalBackend:
         with self.lock:
             seq = self.seqs.get(stream, 0) + 1
             self.seqs[stream] = seq
+            if history:
+                kept = self.history.get(stream)
+                if kept is None or kept.maxlen != history:
+                    kept = self.history[stream] = deque(kept or (), maxlen=history)
+                kept.append((seq, event.body))
             for hub in all_hubs():
                 if hub.loop is running:
                     hub.dispatch(stream, self.epoch, seq, event)
@@ -140,14 +182,28 @@ class LocalBackend:
                         )
         return self.epoch, seq
 
-    async def publish(self, stream: str, event: Event) -> tuple[str, int]:
-        return self._deliver(stream, event)
+    async def publish(self, stream: str, event: Event, history: int = 0) -> tuple[str, int]:
+        return self._deliver(stream, event, history)
 
-    def publish_sync(self, stream: str, event: Event) -> tuple[str, int]:
-        return self._deliver(stream, event)
+    def publish_sync(self, stream: str, event: Event, history: int = 0) -> tuple[str, int]:
+        return self._deliver(stream, event, history)
+
+    async def replay(
+        self, stream: str, epoch: str, after: int, upto: int
+    ) -> list[tuple[int, bytes]] | None:
+        with self.lock:
+            if epoch != self.epoch:
+                return None
+            entries = [e for e in self.history.get(stream, ()) if after < e[0] <= upto]
+        return entries if _complete(entries, after, upto) else None
 
     async def close(self) -> None:
         pass
+
+
+def _complete(entries: list[tuple[int, bytes]], after: int, upto: int) -> bool:
+    """Replay is all or nothing: every seq from after+1 to upto, in order."""
+    return [seq for seq, _ in entries] == list(range(after + 1, upto + 1))
 
 
 LOCAL = LocalBackend()
@@ -185,6 +241,10 @@ class RedisBackend:
     def key(stream: str) -> str:
         return KEY_PREFIX + "p:" + stream
 
+    @staticmethod
+    def history_key(stream: str) -> str:
+        return KEY_PREFIX + "h:" + stream
+
     async def position(self, stream: str) -> tuple[str, int]:
         epoch, seq = await self.position_script(
             keys=[self.key(stream)], args=[new_epoch(), POSITION_TTL]
@@ -209,12 +269,44 @@ class RedisBackend:
         if self.pubsub.connection is not None:
             await self.pubsub.unsubscribe(self.channel(stream))
 
-    async def publish(self, stream: str, event: Event) -> tuple[str, int]:
-        epoch, seq = await self.publish_script(
-            keys=[self.key(stream)],
-            args=[new_epoch(), self.channel(stream), event.encode(), POSITION_TTL],
-        )
+    async def publish(self, stream: str, event: Event, history: int = 0) -> tuple[str, int]:
+        fresh = take_dirty(stream)
+        try:
+            epoch, seq = await self.publish_script(
+                keys=[self.key(stream), self.history_key(stream)],
+                args=[
+                    new_epoch(),
+                    self.channel(stream),
+                    event.encode(),
+                    POSITION_TTL,
+                    history,
+                    "1" if fresh else "0",
+                ],
+            )
+        except asyncio.CancelledError:
+            mark_dirty(stream)
+            raise
+        except Exception as exc:
+            return _degraded(stream, exc)
         return _text(epoch), int(seq)
+
+    async def replay(
+        self, stream: str, epoch: str, after: int, upto: int
+    ) -> list[tuple[int, bytes]] | None:
+        if upto <= after:
+            current = await self.client.hget(self.key(stream), "epoch")
+            return [] if current is not None and _text(current) == epoch else None
+        pipe = self.client.pipeline(transaction=True)
+        pipe.hget(self.key(stream), "epoch")
+        pipe.xrange(self.history_key(stream), f"{after + 1}-1", f"{upto}-1")
+        current, rows = await pipe.execute()
+        if current is None or _text(current) != epoch:
+            return None
+        entries = [
+            (int(_text(entry_id).split("-")[0]), Event.decode(fields[b"d"]).body)
+            for entry_id, fields in rows
+        ]
+        return entries if _complete(entries, after, upto) else None
 
     def _start(self) -> None:
         if self.reader is None or self.reader.done():
@@ -261,6 +353,8 @@ class RedisBackend:
         logger.warning("redis fan-out restored; %d streams resubscribed", len(streams))
         if self.hub is not None:
             self.hub.continuity_lost(positions)
+        for stream in dirty_streams():  # events lost while down: a new epoch tells everyone
+            await self.publish(stream, Event("rst", b""))
 
     async def _fan_out(self) -> None:
         hub = self.hub
@@ -294,24 +388,41 @@ _sync_clients: dict[str, Any] = {}
 _sync_lock = threading.Lock()
 
 
-def publish_sync(stream: str, event: Event) -> tuple[str, int]:
+def publish_sync(stream: str, event: Event, history: int = 0) -> tuple[str, int]:
     """Publish from synchronous code (views, signals, management commands, worker threads)."""
     url = redis_url()
     if not url:
-        return LOCAL.publish_sync(stream, event)
+        return LOCAL.publish_sync(stream, event, history)
     import redis
 
     with _sync_lock:
         client = _sync_clients.get(url)
         if client is None:
             client = _sync_clients[url] = redis.Redis.from_url(url, socket_timeout=5)
-    epoch, seq = client.eval(
-        PUBLISH_LUA,
-        1,
-        RedisBackend.key(stream),
-        new_epoch(),
-        RedisBackend.channel(stream),
-        event.encode(),
-        POSITION_TTL,
-    )
+    fresh = take_dirty(stream)
+    try:
+        epoch, seq = client.eval(
+            PUBLISH_LUA,
+            2,
+            RedisBackend.key(stream),
+            RedisBackend.history_key(stream),
+            new_epoch(),
+            RedisBackend.channel(stream),
+            event.encode(),
+            POSITION_TTL,
+            history,
+            "1" if fresh else "0",
+        )
+    except Exception as exc:
+        return _degraded(stream, exc)
     return _text(epoch), int(seq)
+
+
+def _degraded(stream: str, exc: Exception) -> tuple[str, int]:
+    """Degraded mode: the broker is unreachable. The event is lost, so the stream is marked
+    for a new epoch: its listeners resync when it next publishes, and every process that lost
+    its connection resyncs its listeners when it reconnects. Callers carry on (a mutation
+    still succeeds); ("", 0) says nothing was published."""
+    mark_dirty(stream)
+    logger.warning("publish to %s failed (%s); listeners will resync", stream, exc)
+    return "", 0

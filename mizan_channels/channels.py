@@ -160,11 +160,11 @@ class ReactChannel:
         body = cls.encode_message(message)
         stream = cls.stream_for(cls.parse_params(params))
         event = Event("msg", body)
-        defer(object(), lambda: broker.publish_sync(stream, event))
+        defer(object(), lambda: broker.publish_sync(stream, event, cls.history))
 
     @classmethod
     async def apush(cls, message: Any, **params: Any) -> None:
         """`push` for async code."""
         body = cls.encode_message(message)
         stream = cls.stream_for(cls.parse_params(params))
-        await get_hub().publish(stream, Event("msg", body))
+        await get_hub().publish(stream, Event("msg", body), cls.history)

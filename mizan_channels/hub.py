@@ -138,9 +138,10 @@ class Hub:
             for listener in list(state.listeners):
                 listener.on_resync(stream, epoch, seq)
 
-    async def publish(self, stream: str, event: Event) -> tuple[str, int]:
-        """Publish to every process's listeners of `stream`; returns the assigned position."""
-        return await self.backend.publish(stream, event)
+    async def publish(self, stream: str, event: Event, history: int = 0) -> tuple[str, int]:
+        """Publish to every process's listeners of `stream`; returns the assigned position,
+        or ("", 0) when the broker was unreachable (degraded mode; see broker)."""
+        return await self.backend.publish(stream, event, history)
 
     async def close(self) -> None:
         await self.backend.close()

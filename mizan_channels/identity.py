@@ -51,7 +51,7 @@ async def load_session(session_key: str) -> tuple[Any, Any]:
     """(session, user) for a session key; an empty key gives an empty session, anonymous."""
     engine = import_module(settings.SESSION_ENGINE)
     session = engine.SessionStore(session_key or None)
-    user = await get_user({"session": session})
+    user = await get_user({"session": session})  # type: ignore[typeddict-item]
     return session, user
 
 

@@ -79,7 +79,8 @@ class MizanCommunicator(WebsocketCommunicator):  # type: ignore[misc]
         """Open the socket and wait for `hello`. Raises AssertionError if it was refused."""
         if self._user is not None:
             cookie = await sync_to_async(_session_cookie)(self._user)
-            self.scope["headers"] = [*self.scope["headers"], (b"cookie", cookie.encode())]
+            headers = list(self.scope.get("headers") or [])
+            self.scope["headers"] = [*headers, (b"cookie", cookie.encode())]
         connected, code = await super().connect(timeout or self.timeout)
         assert connected, f"socket refused (close code {code})"
         self.hello = await self.next_frame(lambda f: f["t"] == "hello")

@@ -55,8 +55,12 @@ ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[dict[str, Any], ASGIReceive, ASGISend], Awaitable[None]]
 
 
+#: Returned by a handler that queued its own `ok` (a resumed subscription's replay follows it).
+REPLIED = object()
+
+
 class Subscription:
-    __slots__ = ("channel", "id", "instance", "params", "stream")
+    __slots__ = ("buffer", "channel", "id", "instance", "params", "stream")
 
     def __init__(
         self,
@@ -71,6 +75,8 @@ class Subscription:
         self.instance = instance
         self.params = params
         self.stream = stream
+        #: While a resumed subscription replays, its live frames wait here.
+        self.buffer: list[bytes] | None = None
 
 
 async def call_hook(fn: Callable[..., Any], *args: Any) -> Any:
@@ -288,7 +294,8 @@ class MizanConsumer:
     async def _reply(self, frame: Any, handler: Callable[[Any], Awaitable[Any]]) -> None:
         try:
             data = await handler(frame)
-            self._queue(protocol.ok(frame.id, data))
+            if data is not REPLIED:
+                self._queue(protocol.ok(frame.id, data))
         except MizanError as exc:
             self._queue(protocol.err(frame.id, exc.payload()))
         except asyncio.CancelledError:
@@ -311,6 +318,9 @@ class MizanConsumer:
         if aud == invalidation.AUD_CONN:
             self.conn_seq += 1
             self._queue(protocol.inv(aud, self.conn_seq, keys))
+            return
+        if not epoch:  # degraded mode: not published; only this socket hears of it now
+            self._queue(protocol.inv(aud, None, keys))
             return
         stream = next((s for s, a in self.audiences.items() if a == aud), None)
         if stream is None or self.session.accept(stream, epoch, seq):
@@ -347,10 +357,32 @@ class MizanConsumer:
         stream = cls.stream_for(params, self.request)
         epoch, seq = await self.hub.join(stream, self)
         self.session.cursor(stream, epoch, seq)
-        self.subs[frame.id] = Subscription(frame.id, cls, instance, params, stream)
+        sub = Subscription(frame.id, cls, instance, params, stream)
+        self.subs[frame.id] = sub
         self.stream_subs.setdefault(stream, set()).add(frame.id)
         self.session.subscriptions.add(frame.id)
-        return {"sub": frame.id, "epoch": epoch, "seq": seq, "recovered": False}
+        data = {"sub": frame.id, "epoch": epoch, "seq": seq, "recovered": False}
+        if frame.since is None or not cls.history:
+            return data
+        # Resuming: live events wait in a buffer while the missed ones are fetched, so the
+        # client sees ok, then the replay, then live events, all in seq order.
+        sub.buffer = []
+        try:
+            since_epoch, since_seq = frame.since
+            missed = None
+            if since_epoch == epoch and since_seq <= seq:
+                missed = await self.hub.backend.replay(stream, epoch, since_seq, seq)
+        except Exception:
+            logger.warning("replay of %s failed", stream, exc_info=True)
+            missed = None
+        data["recovered"] = missed is not None
+        self._queue(protocol.ok(frame.id, data))
+        for missed_seq, body in missed or ():
+            self._queue(protocol.msg(frame.id, missed_seq, protocol.Fragment(body)))
+        buffered, sub.buffer = sub.buffer, None
+        for item in buffered:
+            self._queue(item, True)
+        return REPLIED
 
     async def _drop_sub(self, sub_id: int) -> None:
         sub = self.subs.pop(sub_id)
@@ -462,9 +494,16 @@ class MizanConsumer:
             if aud is not None:
                 self._queue(protocol.inv(aud, seq, protocol.Fragment(event.body)), True)  # type: ignore[arg-type]
             return
+        if event.kind != "msg":
+            return  # "rst": a new epoch; on_resync already told the client
         data = protocol.Fragment(event.body)
         for sub_id in self.stream_subs.get(stream, ()):
-            self._queue(protocol.msg(sub_id, seq, data), True)
+            frame = protocol.msg(sub_id, seq, data)
+            buffer = self.subs[sub_id].buffer
+            if buffer is not None:
+                buffer.append(frame)
+            else:
+                self._queue(frame, True)
 
     def on_resync(self, stream: str, epoch: str, seq: int) -> None:
         self.session.cursors.pop(stream, None)
