@@ -2,11 +2,12 @@
 
 Why it is built this way:
 
-- **Keys are HMACs** (SHA-256 under `MIZAN_CACHE_SECRET`) over the function name, its `rev`,
-  the caller's scope, the canonical arguments and two generation tokens. Nobody who can read
-  the cache learns whose entry is whose (session keys are credentials), and nobody without the
-  secret can compute another user's key. Bumping `rev` changes every key, so old entries are
-  never read again; they simply expire.
+- **Keys are HMACs** (SHA-256 under `MIZAN_CACHE_SECRET`) over the function name, its
+  `rev`, the caller's scope (for a user also the username and session auth hash, so a reused
+  primary key is someone else), the canonical arguments and two generation tokens. Nobody
+  who can read the cache learns whose entry is whose (session keys are credentials), and
+  nobody without the secret can compute another user's key. Bumping `rev` changes every
+  key, so old entries are never read again; they simply expire.
 - **Values are bytes**: the function's JSON, prefixed by an HMAC over key and value. A value
   changed in Redis, or moved from one user's key to another's, fails the check and counts as
   a miss. `BytesSerializer` replaces Django's Redis serializer, which pickles: a poisoned
@@ -36,13 +37,13 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import orjson
-from asgiref.sync import sync_to_async
-from django.core.cache import BaseCache, caches
-from django.core.cache.backends.locmem import LocMemCache
-from django.core.cache.backends.redis import RedisCache
+from django.core.cache import BaseCache
 from django.core.signals import setting_changed
 
 from . import conf
+from .cache_backends import REDIS_KEY_PREFIX as REDIS_KEY_PREFIX
+from .cache_backends import BytesSerializer as BytesSerializer  # its documented home
+from .cache_backends import build_cache
 from .registry import FunctionSpec, registry
 
 logger = logging.getLogger("mizan_channels")
@@ -50,33 +51,9 @@ logger = logging.getLogger("mizan_channels")
 T = TypeVar("T")
 
 SHARED_SCOPE = "*"
-#: Redis key prefix of the cache built from MIZAN_CACHE_REDIS_URL (keys: mizan:cache:1:<hex>).
-REDIS_KEY_PREFIX = "mizan:cache"
-#: Name of the process-local cache used when neither a Redis URL nor an alias is set.
-LOCMEM_NAME = "mizan-channels"
-LOCMEM_MAX_ENTRIES = 10_000
 #: Generation tokens outlive entries so a warm user rarely pays for re-creating them.
 GEN_TTL_MIN = 24 * 3600
 _MAC_LEN = 32
-
-
-class BytesSerializer:
-    """Django Redis cache serializer that stores bytes as they are and never unpickles.
-
-    Use it for any cache alias you point `MIZAN_CACHE_ALIAS` at:
-    `"OPTIONS": {"serializer": "mizan_channels.cache.BytesSerializer"}`.
-    """
-
-    def dumps(self, obj: Any) -> bytes:
-        if isinstance(obj, bytes):
-            return obj
-        raise TypeError(
-            f"mizan's cache stores bytes only, got {type(obj).__name__}; use another cache "
-            "alias for other values."
-        )
-
-    def loads(self, data: bytes) -> bytes:
-        return bytes(data)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,40 +67,15 @@ class Store:
     timeout: int
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
-        """Call a sync cache operation without blocking the event loop."""
+        """Call a sync cache operation without blocking the event loop: in the loop's
+        default executor (cheaper than asgiref's hop; cache calls need no context)."""
         if self.in_process:
             return fn(*args)
-        return await sync_to_async(fn, thread_sensitive=False)(*args)
+        return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
 
 _store: Store | None = None
 _store_ready = False
-
-
-def _build_cache() -> tuple[BaseCache, bool]:
-    s = conf.get()
-    if s.CACHE_ALIAS:
-        cache = caches[s.CACHE_ALIAS]
-        if isinstance(cache, RedisCache) and not isinstance(
-            cache._cache._serializer,  # type: ignore[attr-defined]
-            BytesSerializer,
-        ):
-            logger.warning(
-                "MIZAN_CACHE_ALIAS=%r is a Redis cache with a pickling serializer: whoever can "
-                "write to that Redis can run code in this process. Set its OPTIONS "
-                "'serializer' to 'mizan_channels.cache.BytesSerializer'.",
-                s.CACHE_ALIAS,
-            )
-        return cache, isinstance(cache, LocMemCache)
-    if s.CACHE_REDIS_URL:
-        params = {
-            "TIMEOUT": s.CACHE_TIMEOUT,
-            "KEY_PREFIX": REDIS_KEY_PREFIX,
-            "OPTIONS": {"serializer": BytesSerializer, "socket_timeout": 5},
-        }
-        return RedisCache(s.CACHE_REDIS_URL, params), False
-    params = {"TIMEOUT": s.CACHE_TIMEOUT, "OPTIONS": {"MAX_ENTRIES": LOCMEM_MAX_ENTRIES}}
-    return LocMemCache(LOCMEM_NAME, params), True
 
 
 def store() -> Store | None:
@@ -138,7 +90,7 @@ def store() -> Store | None:
             )
             _store = None
         else:
-            cache, in_process = _build_cache()
+            cache, in_process = build_cache()
             raw = secret.encode()
             _store = Store(
                 cache=cache,

@@ -371,3 +371,40 @@ def test_a_caller_only_ever_sees_its_own_fresh_value(backend: str, ops: list[Any
                 stale.update((c, f) for c in CALLERS for f in ("mine", "mine_too"))
 
     asyncio.run(scenario())
+
+
+# Which cache ----------------------------------------------------------------------------
+
+
+def test_alias_names_a_configured_cache(settings: Any) -> None:
+    from django.core.cache import caches
+
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "contexts": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "x"},
+    }
+    settings.MIZAN_CACHE_ALIAS = "contexts"
+    store = cache.store()
+    assert store is not None and store.cache is caches["contexts"] and store.in_process
+
+
+def test_alias_to_a_pickling_redis_cache_is_warned_about(
+    settings: Any, redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        "contexts": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": redis_url,
+        },
+    }
+    settings.MIZAN_CACHE_ALIAS = "contexts"
+    cache.store()
+    assert "BytesSerializer" in caplog.text
+
+
+def test_bytes_serializer_refuses_anything_but_bytes() -> None:
+    serializer = cache.BytesSerializer()
+    assert serializer.loads(serializer.dumps(b"\x80\x04x")) == b"\x80\x04x"
+    with pytest.raises(TypeError, match="bytes only"):
+        serializer.dumps({"a": 1})
