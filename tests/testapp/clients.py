@@ -363,3 +363,25 @@ def sign_out(request) -> bool:
 
     logout(request)
     return True
+
+
+class FeedChannel(ReactChannel):
+    """A channel that keeps history, for resume-with-`since` tests."""
+
+    history = 5
+
+    class Params(BaseModel):
+        topic: str
+
+    class DjangoMessage(BaseModel):
+        n: int
+
+    def group(self, params):
+        return params.topic
+
+
+@client(websocket=True)
+async def publish_numbered(request, topic: str, n: int) -> bool:
+    """Push `n` on a feed (the fault tests' publisher)."""
+    await FeedChannel.apush(FeedChannel.DjangoMessage(n=n), topic=topic)
+    return True
