@@ -1,0 +1,1 @@
+"""The example chat: a Django project that uses every part of mizan-channels."""

@@ -1,0 +1,19 @@
+"""App config: loads the app's server functions and channels when Django starts."""
+
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class ChatConfig(AppConfig):
+    name = "example_chat.chat"
+    label = "chat"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from mizan_channels import mizan_clients
+
+        # Imports example_chat/chat/clients.py: its @client functions are registered and
+        # its ReactChannel subclasses register themselves.
+        mizan_clients(self.label)
+        from . import forms  # noqa: F401  (declaring RoomForm registers create_room.*)
