@@ -60,7 +60,8 @@ def build_ir(registry: Registry | None = None) -> Document:
     channels = sorted(registry.channels.items())
     for name, spec in functions:
         if spec.input_model.model_fields:
-            walker.forced[spec.input_model] = pascal(name) + "Input"
+            # A form's validate and submit share one input model: name it after the form.
+            walker.forced.setdefault(spec.input_model, pascal(spec.form or name) + "Input")
     for name, cls in channels:
         _reserve_channel_names(walker, name, cls)
 

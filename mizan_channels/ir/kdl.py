@@ -77,10 +77,13 @@ Functions, channels, forms
         output { SHAPE; }                  what a successful submit returns
         FORM-FIELD*                        in form order
     }
-    FORM-FIELD := field NAME [label=STR] [help=STR] [widget=STR] [INITIAL]
+    FORM-FIELD := field NAME [label=STR] [help=STR] [widget=STR] [INITIAL] [disabled=true]
                   [dynamic-choices=true] [{ choice VALUE LABEL; ... }]
-        INITIAL is `initial=SCALAR` or `initial-json=STR`; `dynamic-choices` marks choices
-        loaded at run time (model choice fields); each `choice` gives value then label.
+        INITIAL is `initial=SCALAR`, `initial-json=STR`, or `dynamic-initial=true` (a
+        callable gives it per request); `dynamic-choices` marks choices loaded at run time
+        (model choice fields, callables); each `choice` gives a JSON scalar value, then its
+        label. A field's type and limits live in the `fields` struct under the same name;
+        a field that is not required is `optional` there, with `default=null`.
 
 Children of function, channel and form blocks are written in the order listed. The parser
 accepts them in any order, but refuses unknown nodes or properties, a repeated single node,
@@ -206,15 +209,15 @@ def shape(s: Shape) -> str:
     raise TypeError(f"Not an IR shape: {s!r}")
 
 
-def _default(d: Default | None, scalar: str, json_key: str) -> list[tuple[str, Scalar]]:
+def _default(d: Default | None, scalar: str) -> list[tuple[str, Scalar]]:
     if d is None:
         return []
     if isinstance(d, DefaultValue):
         return [(scalar, d.value)]
     if isinstance(d, DefaultJson):
-        return [(json_key, d.json)]
+        return [(f"{scalar}-json", d.json)]
     if isinstance(d, DefaultUnknown):
-        return [("has-default", True)]
+        return [("has-default" if scalar == "default" else "dynamic-initial", True)]
     raise TypeError(f"Not an IR default: {d!r}")
 
 
@@ -223,7 +226,7 @@ def _doc(doc: str | None) -> list[tuple[str, Scalar]]:
 
 
 def _field(f: Field) -> str:
-    props = _default(f.default, "default", "default-json")
+    props = _default(f.default, "default")
     if f.output_name is not None:
         props.append(("output-name", f.output_name))
     return f"field {quote(f.name)}{_props(props + _doc(f.doc))}{_block([shape(f.shape)])}"
@@ -276,7 +279,9 @@ def _form_field(f: FormField) -> str:
     for key, v in (("label", f.label), ("help", f.help), ("widget", f.widget)):
         if v is not None:
             props.append((key, v))
-    props += _default(f.initial, "initial", "initial-json")
+    props += _default(f.initial, "initial")
+    if f.disabled:
+        props.append(("disabled", True))
     if f.dynamic_choices:
         props.append(("dynamic-choices", True))
     choices = [f"choice {value(c.value)} {quote(c.label)}" for c in f.choices]

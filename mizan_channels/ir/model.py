@@ -256,10 +256,12 @@ class FormField:
     label: str | None = None
     help: str | None = None
     widget: str | None = None
+    #: `DefaultUnknown` when a callable gives the initial value at run time.
     initial: Default | None = None
     choices: tuple[Choice, ...] = ()
     #: Choices come from a queryset and are loaded at run time (model choice fields).
     dynamic_choices: bool = False
+    disabled: bool = False
 
 
 @dataclass(frozen=True)

@@ -228,8 +228,10 @@ class _Reader:
 
     # Declarations -------------------------------------------------------------------------
 
-    def default(self, node: Any, scalar: str, json_key: str) -> Default | None:
-        keys = [k for k in (scalar, json_key, "has-default") if k in node.props]
+    def default(self, node: Any, scalar: str) -> Default | None:
+        json_key = f"{scalar}-json"
+        unknown = "has-default" if scalar == "default" else "dynamic-initial"
+        keys = [k for k in (scalar, json_key, unknown) if k in node.props]
         if len(keys) > 1:
             self.fail(node, f"`{node.name}` has {' and '.join(keys)}; give at most one")
         if scalar in node.props:
@@ -247,9 +249,9 @@ class _Reader:
                     f"as `{scalar}=` instead",
                 )
             return DefaultJson(text)
-        if "has-default" in node.props:
-            if node.props["has-default"] is not True:
-                self.fail(node, "`has-default` is written only as `has-default=true`")
+        if unknown in node.props:
+            if node.props[unknown] is not True:
+                self.fail(node, f"`{unknown}` is written only as `{unknown}=true`")
             return DefaultUnknown()
         return None
 
@@ -260,7 +262,7 @@ class _Reader:
         return Field(
             name=self.name_arg(node),
             shape=self.shape(self.one_child(node)),
-            default=self.default(node, "default", "default-json"),
+            default=self.default(node, "default"),
             doc=node.props.get("doc"),
             output_name=node.props.get("output-name"),
         )
@@ -419,18 +421,19 @@ class _Reader:
             self.arg(child, 0, _SCALAR, "a JSON scalar value")
             label = self.arg(child, 1, (str,), "a quoted label")
             choices.append(Choice(child.args[0], label))
-        dynamic = node.props.get("dynamic-choices", False)
-        if "dynamic-choices" in node.props and dynamic is not True:
-            self.fail(node, "`dynamic-choices` is written only as `dynamic-choices=true`")
+        for flag in ("dynamic-choices", "disabled"):
+            if node.props.get(flag, True) is not True:
+                self.fail(node, f"`{flag}` is written only as `{flag}=true`")
         p = node.props
         return FormField(
             self.name_arg(node),
             p.get("label"),
             p.get("help"),
             p.get("widget"),
-            self.default(node, "initial", "initial-json"),
+            self.default(node, "initial"),
             tuple(choices),
-            dynamic,
+            "dynamic-choices" in p,
+            "disabled" in p,
         )
 
     # The document -------------------------------------------------------------------------
@@ -520,6 +523,8 @@ _FORM_FIELD_PROPS: dict[str, tuple[type, ...]] = {
     "widget": (str,),
     "initial": _SCALAR,
     "initial-json": (str,),
+    "dynamic-initial": (bool,),
+    "disabled": (bool,),
     "dynamic-choices": (bool,),
 }
 _FUNCTION_CHILDREN = (
