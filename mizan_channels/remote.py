@@ -83,7 +83,7 @@ class Subscription:
 class Client:
     def __init__(
         self,
-        url: str,
+        url: str | list[str],
         *,
         headers: dict[str, str] | None = None,
         token: str | None = None,
@@ -91,12 +91,14 @@ class Client:
         reconnect: bool = True,
         timeout: float = 30.0,
     ) -> None:
-        self.url = url
+        #: Several URLs (e.g. one per server process) are tried in turn when reconnecting.
+        self.urls = [url] if isinstance(url, str) else list(url)
+        self.url = self.urls[0]
         self.headers = headers or {}
         self.token = token
         # Servers behind Channels' origin check refuse sockets without an Origin; a script
         # is its own page, so it presents the server's own origin unless told otherwise.
-        self.origin = origin or _own_origin(url)
+        self.fixed_origin = origin
         self.reconnect = reconnect
         self.timeout = timeout
         self.ws: ClientConnection | None = None
@@ -125,7 +127,7 @@ class Client:
         self.ws = await ws_connect(
             self.url,
             additional_headers=self.headers,
-            origin=self.origin,  # type: ignore[arg-type]
+            origin=self.fixed_origin or _own_origin(self.url),  # type: ignore[arg-type]
             max_size=None,
             open_timeout=self.timeout,
         )
@@ -215,6 +217,7 @@ class Client:
         while not self._closed:
             await asyncio.sleep(delay * (0.5 + random.random()))  # jittered backoff
             delay = min(delay * 2, 5.0)
+            self.url = self.urls[(self.urls.index(self.url) + 1) % len(self.urls)]
             try:
                 await self._open_once()
             except Exception as exc:
@@ -224,13 +227,14 @@ class Client:
             self.subscriptions.clear()
             for sub in old:
                 try:
-                    await self._subscribe(sub, since=(sub.epoch, sub.seq))
+                    recovered = await self._subscribe(sub, since=(sub.epoch, sub.seq))
                 except RemoteError as exc:
                     sub.ended = exc.code
                     continue
-                sub.resyncs += 1
-                if sub.on_resync is not None:
-                    await _maybe_await(sub.on_resync())
+                if not recovered:  # the missed messages can't be replayed: refetch
+                    sub.resyncs += 1
+                    if sub.on_resync is not None:
+                        await _maybe_await(sub.on_resync())
             for handler in self.on_resync:
                 await _maybe_await(handler({"t": "resync", "aud": "*", "reconnected": True}))
             return
@@ -272,7 +276,8 @@ class Client:
         await self._subscribe(sub)
         return sub
 
-    async def _subscribe(self, sub: Subscription, since: tuple[str, int] | None = None) -> None:
+    async def _subscribe(self, sub: Subscription, since: tuple[str, int] | None = None) -> bool:
+        """(Re)subscribe; True when the server replayed everything missed since `since`."""
         frame: dict[str, Any] = {"t": "sub", "ch": sub.channel, "params": sub.params}
         if since is not None and since[0]:
             frame["since"] = {"epoch": since[0], "seq": since[1]}
@@ -290,8 +295,10 @@ class Client:
             raise
         finally:
             self._pending.pop(frame_id, None)
-        sub.epoch = data.get("epoch", "")
-        sub.seq = data.get("seq", 0)
+        if not data.get("recovered"):
+            sub.epoch = data.get("epoch", "")
+            sub.seq = data.get("seq", 0)
+        return bool(data.get("recovered"))
 
     async def unsubscribe(self, sub: Subscription) -> None:
         await self.request({"t": "unsub", "sub": sub.id})
@@ -300,7 +307,7 @@ class Client:
 
 
 def connect(
-    url: str,
+    url: str | list[str],
     *,
     headers: dict[str, str] | None = None,
     token: str | None = None,

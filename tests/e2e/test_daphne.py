@@ -4,48 +4,14 @@ carrying pushes and invalidations between two processes."""
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
-import tempfile
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from mizan_channels.remote import RemoteError, connect
 from tests.conftest import TIMEOUT
-from tests.servers import ROOT, Daphne
+from tests.e2e.conftest import server
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def e2e_db() -> Iterator[str]:
-    """A migrated SQLite file shared by the daphne processes of this module."""
-    with tempfile.TemporaryDirectory(prefix="mizan-e2e-") as tmp:
-        db = str(Path(tmp) / "db.sqlite3")
-        env = {
-            **os.environ,
-            "PYTHONPATH": str(ROOT),
-            "MIZAN_E2E_DB": db,
-            "DJANGO_SETTINGS_MODULE": "tests.e2e_settings",
-        }
-        subprocess.run(
-            [sys.executable, "-m", "django", "migrate", "--noinput", "-v", "0"],
-            env=env,
-            cwd=ROOT,
-            check=True,
-            timeout=120,
-        )
-        yield db
-
-
-def server(db: str, redis: str = "") -> Daphne:
-    env = {"MIZAN_E2E_DB": db, "DJANGO_SETTINGS_MODULE": "tests.e2e_settings"}
-    if redis:
-        env["MIZAN_E2E_REDIS"] = redis
-    return Daphne(env=env)
 
 
 async def test_calls_and_errors_over_a_real_socket(e2e_db: str) -> None:
