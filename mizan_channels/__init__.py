@@ -11,15 +11,20 @@ from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
+# `client` and `registry` share their names with submodules. Importing them here, while the
+# package initialises, binds the names to the decorator and the registry for good (a later
+# first import of the submodule would otherwise rebind them to the modules). Neither
+# touches settings.
+from .client import client
+from .registry import registry
+
 _EXPORTS: dict[str, str] = {
-    "client": "mizan_channels.client",
     "register": "mizan_channels.setup",
     "mizan_clients": "mizan_channels.setup",
     "ReactChannel": "mizan_channels.channels",
     "wrap_asgi": "mizan_channels.consumers.routing",
     "invalidate": "mizan_channels.invalidation",
     "ainvalidate": "mizan_channels.invalidation",
-    "registry": "mizan_channels.registry",
     "ErrorCode": "mizan_channels.exceptions",
     "MizanError": "mizan_channels.exceptions",
     "ConfigurationError": "mizan_channels.exceptions",
@@ -49,7 +54,6 @@ __all__ = [
 
 if TYPE_CHECKING:
     from .channels import ReactChannel
-    from .client import client
     from .consumers.routing import wrap_asgi
     from .exceptions import (
         ConfigurationError,
@@ -61,7 +65,6 @@ if TYPE_CHECKING:
         Unauthorized,
     )
     from .invalidation import ainvalidate, invalidate
-    from .registry import registry
     from .setup import mizan_clients, register
 
 

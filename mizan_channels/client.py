@@ -15,7 +15,6 @@ import typing
 from collections.abc import Callable
 from typing import Any, TypeVar, overload
 
-from django.http import HttpResponseBase
 from pydantic import ConfigDict, TypeAdapter, create_model
 from pydantic.errors import PydanticSchemaGenerationError
 
@@ -221,6 +220,8 @@ def build_spec(func: Callable[..., Any], **flags: Any) -> FunctionSpec:
             f"{where}: an argument type can't be validated: {exc}. Use Pydantic-supported "
             "types (models, primitives, list/dict/Optional, Literal, Enum)."
         ) from None
+
+    from django.http import HttpResponseBase  # here, so importing this module loads no Django
 
     adapter: TypeAdapter[Any] | None
     is_view = inspect.isclass(output) and issubclass(output, HttpResponseBase)

@@ -33,21 +33,28 @@ def register(fn: Callable[..., Any], name: str | None = None) -> Callable[..., A
     return fn
 
 
-def mizan_clients(app_label: str, module: str = "clients") -> None:
-    """Import `<app>.clients` and register every `@client` function defined there that was
-    not registered explicitly, under its Python name. Call it from `AppConfig.ready()`.
-
-    Raises LookupError for an unknown app label; an app without the module is skipped.
-    """
-    config = apps.get_app_config(app_label)
-    dotted = f"{config.name}.{module}"
+def _import_optional(dotted: str) -> Any:
     try:
-        mod = importlib.import_module(dotted)
+        return importlib.import_module(dotted)
     except ModuleNotFoundError as exc:
         if exc.name == dotted:
-            logger.debug("mizan_clients(%r): no %s module", app_label, dotted)
-            return
+            logger.debug("no %s module", dotted)
+            return None
         raise
+
+
+def mizan_clients(app_label: str, module: str = "clients") -> None:
+    """Import `<app>.clients` and register every `@client` function defined there that was
+    not registered explicitly, under its Python name; also import `<app>.forms`, whose mizan
+    forms register themselves. Call it from `AppConfig.ready()`.
+
+    Raises LookupError for an unknown app label; an app without the modules is skipped.
+    """
+    config = apps.get_app_config(app_label)
+    _import_optional(f"{config.name}.forms")
+    mod = _import_optional(f"{config.name}.{module}")
+    if mod is None:
+        return
     for _, obj in inspect.getmembers(mod, inspect.isfunction):
         spec = getattr(obj, "__mizan__", None)
         if spec is None or obj.__module__ != mod.__name__:
