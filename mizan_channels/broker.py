@@ -334,7 +334,8 @@ class RedisBackend:
             except Exception as exc:
                 logger.warning("redis fan-out connection lost (%s); reconnecting", exc)
                 await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 1.0)
+                # Reconnect well within the promised bound (MIZAN_RESUBSCRIBE_WITHIN).
+                backoff = min(backoff * 2, 1.0, conf.get().RESUBSCRIBE_WITHIN / 4)
                 await self._recover()
 
     async def _recover(self) -> None:
