@@ -46,7 +46,7 @@ from mizan_channels.ir.model import (
 from mizan_channels.registry import Registry
 from tests.ir_helpers import ir
 
-FAST = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 text = st.text(max_size=12)
 maybe_text = st.none() | text

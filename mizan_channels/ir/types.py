@@ -10,6 +10,7 @@ found, so a generator never gets a silently weakened type.
 from __future__ import annotations
 
 import collections.abc
+import dataclasses
 import datetime as dt
 import decimal
 import enum
@@ -79,6 +80,16 @@ _LISTS = {list, collections.abc.Sequence, collections.abc.MutableSequence}
 _SETS = {set, frozenset, collections.abc.Set, collections.abc.MutableSet}
 _MAPS = {dict, collections.abc.Mapping, collections.abc.MutableMapping}
 _UNIONS = {typing.Union, types.UnionType}
+#: annotated-types constraint classes -> the attribute (and Constraints field) they set.
+_LIMIT_ATTRS: dict[type, str] = {
+    at.MinLen: "min_length",
+    at.MaxLen: "max_length",
+    at.Gt: "gt",
+    at.Ge: "ge",
+    at.Lt: "lt",
+    at.Le: "le",
+    at.MultipleOf: "multiple_of",
+}
 _ALIAS_TYPES = tuple(
     t for t in (getattr(typing, "TypeAliasType", None), typing_extensions.TypeAliasType) if t
 )
@@ -143,8 +154,8 @@ class TypeWalker:
             inner, *extra = typing.get_args(tp)
             return self.shape(inner, where, (*meta, *extra))
         constraints, discriminator = _read_meta(meta)
-        if isinstance(tp, _ALIAS_TYPES):  # `type X = ...` (3.12) or typing_extensions'
-            return self.shape(tp.__value__, where, meta)
+        if type(tp).__name__ == "TypeAliasType" and isinstance(tp, _ALIAS_TYPES):
+            return self.shape(tp.__value__, where, meta)  # `type X = ...` (3.12+ or backport)
         if origin in _UNIONS:
             return self._union(typing.get_args(tp), where, meta, discriminator)
         if origin is typing.Literal:
@@ -295,8 +306,9 @@ class TypeWalker:
         by_alias_in = config.get("validate_by_alias", True) is not False
         by_alias_out = bool(config.get("serialize_by_alias", False))
         fields: list[Field] = []
+        owner = described or path_of(cls)
         for pyname, info in cls.model_fields.items():
-            where = f"field {pyname!r} of {described or path_of(cls)}"
+            where = f"field {pyname!r} of {owner}"
             wire = _input_name(pyname, info, by_alias_in, where)
             out = (info.serialization_alias or info.alias or pyname) if by_alias_out else pyname
             fields.append(
@@ -333,28 +345,32 @@ def _input_name(pyname: str, info: FieldInfo, by_alias: bool, where: str) -> str
 def _read_meta(meta: tuple[Any, ...]) -> tuple[Constraints, str | None]:
     """Constraint objects (annotated-types, Pydantic's) -> Constraints + discriminator.
     Validators and other server-side metadata are left out: the server still enforces them."""
+    if not meta or (
+        len(meta) == 1
+        and isinstance(meta[0], FieldInfo)
+        and not meta[0].metadata
+        and meta[0].discriminator is None
+    ):
+        return NO_CONSTRAINTS, None  # the common case, kept cheap for large registries
     found: dict[str, Any] = {}
     disc: str | None = None
     stack = list(meta)
     while stack:
         m = stack.pop(0)
-        if isinstance(m, FieldInfo):
+        attr = _LIMIT_ATTRS.get(type(m))
+        if attr is not None:
+            found[attr] = getattr(m, attr)
+        elif isinstance(m, FieldInfo):
             stack[:0] = list(m.metadata)
             disc = _discriminator_name(m.discriminator) or disc
-            continue
-        if isinstance(m, at.GroupedMetadata):
-            stack[:0] = list(m)
-            continue
-        for attr in ("min_length", "max_length", "gt", "ge", "lt", "le", "multiple_of"):
-            if isinstance(m, at.BaseMetadata) and hasattr(m, attr):
-                found[attr] = getattr(m, attr)
-        for attr in ("pattern", "max_digits", "decimal_places"):
-            value = (
-                getattr(m, attr, None) if type(m).__name__ == "_PydanticGeneralMetadata" else None
-            )
-            if value is not None:
-                found[attr] = value if attr != "pattern" else getattr(value, "pattern", value)
-        if isinstance(m, Discriminator):
+        elif getattr(m, "__is_annotated_types_grouped_metadata__", False):
+            stack[:0] = list(m)  # Interval, Len, StringConstraints: several limits in one
+        elif type(m).__name__ == "_PydanticGeneralMetadata":
+            for key in ("pattern", "max_digits", "decimal_places"):
+                value = getattr(m, key, None)
+                if value is not None:
+                    found[key] = getattr(value, "pattern", value)  # a compiled re, or a str
+        elif isinstance(m, Discriminator):
             disc = _discriminator_name(m) or disc
     clean: dict[str, Any] = {k: _bound(v) for k, v in found.items() if v is not None}
     return (Constraints(**clean) if clean else NO_CONSTRAINTS), disc
@@ -384,8 +400,9 @@ def _constrain(shape: Shape, c: Constraints) -> Shape:
     if c is NO_CONSTRAINTS or c == NO_CONSTRAINTS:
         return shape
     if isinstance(shape, Primitive):
-        merged = {**_as_dict(shape.constraints), **_as_dict(c)}
-        return Primitive(shape.kind, Constraints(**merged))
+        if shape.constraints is NO_CONSTRAINTS:
+            return Primitive(shape.kind, c)
+        return Primitive(shape.kind, dataclasses.replace(shape.constraints, **_as_dict(c)))
     if isinstance(shape, ListOf):
         return ListOf(shape.item, c, shape.unique)
     if isinstance(shape, MapOf):
