@@ -4,9 +4,10 @@ registry of its own (never the global one) and times `build_ir` + `emit`, and `p
     python -m bench.ir_export [--functions 1000] [--models 1000] [--repeat 3]
 
 The models form a graph like a real app's: in families of ten, each refers to the one
-before it (an optional parent) and to the one before that (a list of children), with constraints, a Literal, defaults
-and an `int | bool` union; every third function returns `list[Model]` (a named alias). The
-result is one JSON line on stdout; the benchmark harness (bench/cases.py) keeps its numbers.
+before it (an optional parent) and to the one before that (a list of children), with
+constraints, a Literal, defaults and an `int | bool` union; every third function returns
+`list[Model]` (a named alias). The result is one JSON line on stdout; the benchmark harness
+(bench/cases.py) keeps its numbers.
 """
 
 from __future__ import annotations
