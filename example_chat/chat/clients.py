@@ -24,7 +24,8 @@ from django.db import transaction
 from django.db.models import Count
 from pydantic import BaseModel, Field, StringConstraints
 
-from mizan_channels import ReactChannel, client, invalidate
+from mizan_channels import ReactChannel, invalidate
+from mizan_channels.client import client
 from mizan_channels.exceptions import Forbidden
 
 from .models import Message, Room

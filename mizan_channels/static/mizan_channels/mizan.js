@@ -314,8 +314,10 @@ export class Subscription {
       (data) => {
         if (!this.active || this.id !== id) return;
         this.acked = true;
-        this.epoch = data?.epoch ?? null;
-        this.seq = data?.seq ?? null;
+        if (!(resuming && data?.recovered)) {
+          this.epoch = data?.epoch ?? null;
+          this.seq = data?.seq ?? null;
+        } // else: the missed messages follow, numbered from our old position on
         const first = !this._everAcked;
         this._everAcked = true;
         for (const waiter of this._ackWaiters.splice(0)) waiter.resolve();
@@ -495,6 +497,7 @@ export class Mizan {
   // Requests ----------------------------------------------------------------------------
 
   _request(frame, timeout) {
+    if (this.state === "closed") return Promise.reject(new ClientClosedError("The client was closed."));
     const id = this._nextId++;
     return this._track(id, { ...frame, id }, timeout, this.state === "open" ? this._ws : null);
   }
