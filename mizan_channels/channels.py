@@ -18,7 +18,7 @@ from django.contrib.auth.models import AnonymousUser
 from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from . import broker
+from . import broker, presence
 from .exceptions import ConfigurationError, InvalidParams, validation_details
 from .hub import Event, get_hub
 from .registry import registry
@@ -49,6 +49,10 @@ class ReactChannel:
     ReactMessage: ClassVar[type[BaseModel] | None] = None
     #: Messages kept for replay to subscribers that resume with `since` (0: none).
     history: ClassVar[int] = 0
+    #: True: track who is subscribed (see mizan_channels.presence). On a subclass, replaced
+    #: by the server API: `ChatChannel.presence(room=...)`, `await ChatChannel.apresence(...)`.
+    presence: ClassVar[Any] = False
+    apresence: ClassVar[Any] = None
 
     _message_adapter: ClassVar[TypeAdapter[Any]]
     _abstract: ClassVar[bool] = True
@@ -97,6 +101,7 @@ class ReactChannel:
                 )
         if type(cls.history) is not int or cls.history < 0:
             raise ConfigurationError(f"{where}.history must be a non-negative int.")
+        presence.configure(cls, where)
         name = cls.__dict__.get("name") or channel_name_for(cls.__name__)
         cls.name = name
         registry.add_channel(name, cls)

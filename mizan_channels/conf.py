@@ -51,6 +51,11 @@ class MizanSettings:
     RESUBSCRIBE_WITHIN: float = 10.0
     # Log call arguments at DEBUG level (secret-looking keys are redacted).
     LOG_ARGS: bool = False
+    # Seconds between a process's presence heartbeats in Redis.
+    PRESENCE_HEARTBEAT: float = 5.0
+    # Seconds after its last heartbeat that a process counts as dead: its presence members
+    # disappear within PRESENCE_TTL + PRESENCE_HEARTBEAT of a crash. At least 2x HEARTBEAT.
+    PRESENCE_TTL: float = 15.0
 
 
 _current: MizanSettings | None = None

@@ -44,6 +44,7 @@ from ..exceptions import (
 )
 from ..hub import Event, Hub, get_hub
 from ..invoke import invoke
+from ..presence.conn import ConnPresence
 from ..registry import registry
 from ..request import SocketRequest
 from ..session import Limits, Reject, Session
@@ -128,6 +129,7 @@ class MizanConsumer:
         self.closing: tuple[int, str] | None = None
         #: Set when the socket was authenticated by an MWT rather than its session cookie.
         self.token_hash: str | None = None
+        self.presence = ConnPresence(self)
         self.hub: Hub
 
     # ASGI --------------------------------------------------------------------------------
@@ -212,6 +214,7 @@ class MizanConsumer:
             task.cancel()
         if self.tasks:
             await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.presence.close()
         for stream in list(self.audiences) + list(self.stream_subs):
             await self.hub.leave(stream, self)
         self.audiences.clear()
@@ -363,6 +366,8 @@ class MizanConsumer:
         self.session.subscriptions.add(frame.id)
         data = {"sub": frame.id, "epoch": epoch, "seq": seq, "recovered": False}
         if frame.since is None or not cls.history:
+            if cls.presence:
+                data["presence"] = await self.presence.subscribed(sub)
             return data
         # Resuming: live events wait in a buffer while the missed ones are fetched, so the
         # client sees ok, then the replay, then live events, all in seq order.
@@ -376,6 +381,8 @@ class MizanConsumer:
             logger.warning("replay of %s failed", stream, exc_info=True)
             missed = None
         data["recovered"] = missed is not None
+        if cls.presence:
+            data["presence"] = await self.presence.subscribed(sub)
         self._queue(protocol.ok(frame.id, data))
         for missed_seq, body in missed or ():
             self._queue(protocol.msg(frame.id, missed_seq, protocol.Fragment(body)))
@@ -387,6 +394,7 @@ class MizanConsumer:
     async def _drop_sub(self, sub_id: int) -> None:
         sub = self.subs.pop(sub_id)
         self.session.subscriptions.discard(sub_id)
+        self.presence.dropped(sub_id)
         ids = self.stream_subs.get(sub.stream)
         if ids is not None:
             ids.discard(sub_id)
@@ -450,6 +458,7 @@ class MizanConsumer:
             except MizanError as exc:
                 await self._drop_sub(sub.id)
                 self._queue(protocol.end(sub.id, exc.code.value))
+        await self.presence.identity_changed()
 
     async def _control(self, body: bytes) -> None:
         """A control event from `identity`: the session changed, or credentials must be
@@ -494,6 +503,9 @@ class MizanConsumer:
             if aud is not None:
                 self._queue(protocol.inv(aud, seq, protocol.Fragment(event.body)), True)  # type: ignore[arg-type]
             return
+        if event.kind == "pres":
+            self.presence.on_event(stream, epoch, seq, event)
+            return
         if event.kind != "msg":
             return  # "rst": a new epoch; on_resync already told the client
         data = protocol.Fragment(event.body)
@@ -509,6 +521,7 @@ class MizanConsumer:
         self.session.cursors.pop(stream, None)
         self.session.cursor(stream, epoch, seq)
         self._resync(stream, epoch)
+        self.presence.on_resync(stream)
 
     def _resync(self, stream: str, epoch: str) -> None:
         aud = self.audiences.get(stream)

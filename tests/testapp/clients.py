@@ -385,3 +385,54 @@ async def publish_numbered(request, topic: str, n: int) -> bool:
     """Push `n` on a feed (the fault tests' publisher)."""
     await FeedChannel.apush(FeedChannel.DjangoMessage(n=n), topic=topic)
     return True
+
+
+# Presence (issue 14) ----------------------------------------------------------------------
+
+
+class PresenceRoomChannel(ReactChannel):
+    """`presence = True`: each connection shows its user's id and username."""
+
+    presence = True
+
+    class Params(BaseModel):
+        room: str
+
+    class DjangoMessage(BaseModel):
+        text: str
+
+    def group(self, params):
+        return f"presence_room_{params.room}"
+
+
+class PresenceCardChannel(ReactChannel):
+    """Presence with typed metadata from a hook that sees the params; `hidden` connections
+    watch the roster without being in it."""
+
+    class Params(BaseModel):
+        room: str
+        tab: str = ""
+        hidden: bool = False
+
+    class DjangoMessage(BaseModel):
+        text: str
+
+    class PresenceMeta(BaseModel):
+        name: str
+        tab: str
+
+    def group(self, params):
+        return f"presence_card_{params.room}"
+
+    def presence_meta(self, params) -> PresenceMeta | None:
+        if params.hidden:
+            return None
+        name = self.user.get_username() if self.user.is_authenticated else "guest"
+        return self.PresenceMeta(name=name.upper(), tab=params.tab)
+
+
+@client(websocket=True)
+def presence_room_members(request, room: str) -> dict[str, list[str]]:
+    """The server API from a server function: who is in a presence room, per user."""
+    roster = PresenceRoomChannel.presence(room=room)
+    return {key: [m.username for m in metas] for key, metas in roster.items()}
