@@ -42,8 +42,9 @@ def ensure_env() -> None:
         return
     log("installing mizan-channels[dev] into .venv (first run takes a minute)")
     pip = [str(PY), "-m", "pip", "install", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "--upgrade", "pip"], check=True)
-    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True)
+    quiet = {**os.environ, "PYTHONWARNINGS": "ignore"}  # setuptools' editable-install chatter
+    subprocess.run([*pip, "--upgrade", "pip"], check=True, env=quiet)
+    subprocess.run([*pip, "-e", f"{ROOT}[dev]"], check=True, env=quiet)
     STAMP.write_text(digest)
 
 
