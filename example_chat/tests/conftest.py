@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import TIMEOUT, need
+from tests.conftest import TIMEOUT, need, redis_url  # noqa: F401  (a fixture, re-exported)
 from tests.servers import Daphne
 
 from .helpers import (

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import sqlite3
 import time
 from pathlib import Path
@@ -190,3 +191,22 @@ def test_pages_reconnect_and_resubscribe_when_the_server_restarts(
         assert bob.messages() == expected
     finally:
         server.terminate()
+
+
+def test_two_daphne_processes_share_one_chat_through_redis(
+    chat_db: Path, redis_url: str, people: Browsers
+) -> None:
+    # A fresh cache secret: cached values of earlier runs (same Redis) can't be read.
+    env = chat_env(chat_db, REDIS_URL=redis_url, MIZAN_CACHE_SECRET=secrets.token_urlsafe(48))
+    with Daphne(app=APP, env=env) as one, Daphne(app=APP, env=env) as two:
+        ann = people.login(one, "ann")
+        bob = people.login(two, "bob")
+        post(ann, "from process one")
+        wait_message(bob, "from process one")
+        post(bob, "from process two")
+        wait_message(ann, "from process two")
+        # A shared invalidation crosses processes too: a room made on two shows up on one.
+        bob.page.fill("#room-form input[name=title]", "Across processes")
+        bob.page.click("#room-form button[type=submit]")
+        ann.page.locator("#rooms a[data-slug=across-processes]").wait_for()
+        room_count(ann, "lobby", "2")
