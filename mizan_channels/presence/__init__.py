@@ -88,12 +88,17 @@ class PresenceAPI:
             )
         return self.channel.stream_for(self.channel.parse_params(params))
 
-    def decode(self, members: dict[str, tuple[str, bytes]]) -> Roster:
+    def decode(self, members: dict[str, tuple[str, Any]]) -> Roster:
         assert self.spec is not None
+        model = self.spec.model
         out: Roster = {}
         for ref in sorted(members):
             key, meta = members[ref]
-            out.setdefault(key, []).append(self.spec.model.model_validate_json(meta))
+            if isinstance(meta, bytes):
+                value = model.model_validate_json(meta)
+            else:
+                value = model.model_validate(meta)
+            out.setdefault(key, []).append(value)
         return dict(sorted(out.items()))
 
     def __call__(self, **params: Any) -> Roster:

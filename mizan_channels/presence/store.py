@@ -43,10 +43,13 @@ def pack(key: str, meta: bytes) -> bytes:
     return b"%d:" % len(raw) + raw + meta
 
 
-def unpack(value: bytes) -> tuple[str, bytes]:
-    size, _, rest = value.partition(b":")
-    n = int(size)
-    return rest[:n].decode(), rest[n:]
+#: ref -> (key, meta): meta as JSON bytes (written here) or decoded (read from Redis).
+Members = dict[str, tuple[str, Any]]
+
+
+def meta_value(meta: Any) -> Any:
+    """A member's metadata, ready for `protocol.dumps`."""
+    return protocol.Fragment(meta) if isinstance(meta, bytes) else meta
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,14 +58,14 @@ class Snapshot:
 
     epoch: str
     seq: int
-    members: dict[str, tuple[str, bytes]]  # ref -> (key, meta JSON)
+    members: Members
 
     def state(self) -> dict[str, dict[str, Any]]:
         """The wire form: key -> {ref: meta}."""
         out: dict[str, dict[str, Any]] = {}
         for ref in sorted(self.members):
             key, meta = self.members[ref]
-            out.setdefault(key, {})[ref] = protocol.Fragment(meta)
+            out.setdefault(key, {})[ref] = meta_value(meta)
         return out
 
 
@@ -112,7 +115,7 @@ class LocalStore:
                 del self.rosters[stream]
             return snapshot
 
-    def read(self, stream: str) -> dict[str, tuple[str, bytes]]:
+    def read(self, stream: str) -> Members:
         with self.lock:
             return dict(self.rosters.get(stream, {}))
 
@@ -136,16 +139,23 @@ local function alive(ref)
   end
   return a
 end
+local function split(v)
+  local colon = string.find(v, ':', 1, true)
+  local n = tonumber(string.sub(v, 1, colon - 1))
+  return string.sub(v, colon + 1, colon + n), string.sub(v, colon + n + 1)
+end
+-- The live roster as one JSON text {ref: [key, meta]}: one reply to parse, not 2n.
 local function live_roster(key)
   local all = redis.call('HGETALL', key)
   local out = {}
   for i = 1, #all, 2 do
     if alive(all[i]) then
-      out[#out + 1] = all[i]
-      out[#out + 1] = all[i + 1]
+      local k, meta = split(all[i + 1])
+      -- refs are ours (hex '.' hex): no escaping needed; keys may hold anything
+      out[#out + 1] = '"' .. all[i] .. '":[' .. cjson.encode(k) .. ',' .. meta .. ']'
     end
   end
-  return out
+  return '{' .. table.concat(out, ',') .. '}'
 end
 local function position(pkey, new_epoch)
   local e = redis.call('HGET', pkey, 'epoch')
@@ -154,11 +164,6 @@ local function position(pkey, new_epoch)
     redis.call('HSET', pkey, 'epoch', e, 'seq', 0)
   end
   return e
-end
-local function member_key(v)
-  local colon = string.find(v, ':', 1, true)
-  local n = tonumber(string.sub(v, 1, colon - 1))
-  return string.sub(v, colon + 1, colon + n)
 end
 """
 
@@ -232,7 +237,7 @@ for _, d in ipairs(dead) do
     for i = 1, #all, 2 do
       if string.sub(all[i], 1, #pfx) == pfx then
         redis.call('HDEL', rkey, all[i])
-        local k = member_key(all[i + 1])
+        local k = split(all[i + 1])
         if not leaves[k] then leaves[k] = {} end
         table.insert(leaves[k], all[i])
         left = true
@@ -259,8 +264,8 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _members(flat: list[Any]) -> dict[str, tuple[str, bytes]]:
-    return {_text(flat[i]): unpack(flat[i + 1]) for i in range(0, len(flat), 2)}
+def _members(text: bytes) -> Members:
+    return {ref: (kv[0], kv[1]) for ref, kv in protocol.loads(text).items()}
 
 
 def apply_args(
@@ -335,7 +340,7 @@ class RedisStore:
         )
         return int(out[0]) == 1, int(out[1])
 
-    async def read(self, stream: str) -> dict[str, tuple[str, bytes]]:
+    async def read(self, stream: str) -> Members:
         out = await self.read_script(keys=["", roster_key(stream), PROCS_KEY])
         return _members(out)
 
@@ -344,7 +349,7 @@ _sync_clients: dict[str, Any] = {}
 _sync_lock = threading.Lock()
 
 
-def read_sync(stream: str) -> dict[str, tuple[str, bytes]]:
+def read_sync(stream: str) -> Members:
     """The live roster of `stream`, from synchronous code."""
     url = broker.redis_url()
     if not url:
