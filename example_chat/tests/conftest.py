@@ -31,7 +31,7 @@ from .helpers import (
     manage,
 )
 
-#: Run in `manage.py shell` after migrating: the real seed command, then a session per demo
+#: Run in `manage.py shell` after migrating: the real seed command, two rooms, a session per demo
 #: user, so tests that aren't about logging in skip the form (and its deliberately slow
 #: password hash). Prints the seed's output, a separator line, and the session keys as JSON.
 SEED = """
@@ -40,6 +40,9 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.sessions.backends.db import SessionStore
 from django.core.management import call_command
 call_command("seed_demo")
+from example_chat.chat.models import Room
+for slug in ["hall", "relay"]:  # rooms of their own for tests sharing a server
+    Room.objects.create(slug=slug, title=slug.title())
 keys = {}
 for user in get_user_model().objects.filter(username__in=["ann", "bob"]):
     session = SessionStore()
@@ -70,9 +73,13 @@ def chat_db(seeded: Seeded, tmp_path: Path) -> Path:
     return path
 
 
-@pytest.fixture
-def chat_server(chat_db: Path) -> Iterator[Daphne]:
-    server = Daphne(app=APP, env=chat_env(chat_db))
+@pytest.fixture(scope="session")
+def chat_server(seeded: Seeded, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Daphne]:
+    """One server for the tests that leave it running. Each of them works in rooms of its
+    own (see SEED), so they pass alone and in any order."""
+    db = tmp_path_factory.mktemp("shared") / "chat.sqlite3"
+    shutil.copyfile(seeded.db, db)
+    server = Daphne(app=APP, env=chat_env(db))
     server.start()
     try:
         yield server

@@ -70,20 +70,20 @@ def test_a_user_not_allowed_in_a_room_sees_nothing_of_it(
     chat_server: Daphne, people: Browsers
 ) -> None:
     ann = people.login(chat_server, "ann", room="ops")
-    bob = people.login(chat_server, "bob")
+    bob = people.login(chat_server, "bob", room="hall")
     assert "ops" in ann.rooms()
     assert "ops" not in bob.rooms()
     assert "Ops" not in bob.page.content()  # not in the list, nor in the hydrated contexts
 
     post(ann, "the secret plan")
     wait_message(ann, "the secret plan")
-    # A barrier: ann's next message, in the lobby, is published after the secret one; once
+    # A barrier: ann's next message, in the hall, is published after the secret one; once
     # bob has it, the secret push has long been delivered to whoever was subscribed.
-    ann.page.click("#rooms a[data-slug=lobby]")
-    ann.page.locator("#room-title", has_text="Lobby").wait_for()
-    post(ann, "meanwhile in the lobby")
-    wait_message(bob, "meanwhile in the lobby")
-    assert bob.messages() == ["meanwhile in the lobby"]
+    ann.page.click("#rooms a[data-slug=hall]")
+    ann.page.locator("#room-title", has_text="Hall").wait_for()
+    post(ann, "meanwhile in the hall")
+    wait_message(bob, "meanwhile in the hall")
+    assert bob.messages() == ["meanwhile in the hall"]
 
     # Opening it by address shows the same refusal as a room that does not exist.
     bob.page.evaluate("location.hash = 'ops'")
