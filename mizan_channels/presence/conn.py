@@ -173,9 +173,14 @@ class ConnPresence:
             sub = next((self.socket.subs[i] for i in ids if i in self.socket.subs), None)
             if sub is None:
                 continue
-            found = await identify(
-                sub.channel.presence.spec, sub.instance, sub.params, self.socket.conn
-            )
+            try:
+                found = await identify(
+                    sub.channel.presence.spec, sub.instance, sub.params, self.socket.conn
+                )
+            except Exception:
+                # Never leave the old identity listed; the connection goes unlisted instead.
+                logger.exception("presence_meta failed after an identity change; unlisting")
+                found = None
             member = self.members.get(stream)
             if member is not None and found == (member.key, member.meta):
                 continue

@@ -173,3 +173,31 @@ async def test_a_killed_process_members_vanish_within_the_bound(
             assert await a.call("presence_room_members", room=room) == {ann: ["ann"]}
             for t in doomed:
                 await t.close()
+
+
+async def test_a_flood_over_two_processes_converges_on_both(
+    world: tuple[str, dict[str, tuple[str, str]]], redis_url: str
+) -> None:
+    """Anonymous sockets (one member each) joining and leaving at once on both processes:
+    each side's roster, rebuilt from frames alone, ends equal to the server's."""
+    db, users = world
+    (ann, ann_token), (bob, bob_token) = users["ann"], users["bob"]
+    room = f"flood-{random.randrange(1 << 30)}"
+    with server(db, redis_url) as one, server(db, redis_url) as two:
+        async with tab(one, ann_token) as wa, tab(two, bob_token) as wb:
+            sa, sb = await wa.join(room), await wb.join(room)
+            crowd = [Tab((one, two)[i % 2].ws_url + "/ws/mizan/") for i in range(30)]
+            await asyncio.gather(*(c.open() for c in crowd))
+            await asyncio.gather(*(c.join(room) for c in crowd[:20]))
+            await asyncio.gather(
+                *(c.close() for c in crowd[:12]), *(c.join(room) for c in crowd[20:])
+            )
+            members = await wa.call("presence_room_members", room=room)
+            assert len(members) == 2 + 18
+            for w, s in ((wa, sa), (wb, sb)):
+                roster = await w.until(s, lambda r: set(r) == set(members), TIMEOUT)
+                assert all(len(refs) == 1 for refs in roster.values())
+            for c in crowd[12:]:
+                await c.close()
+            for w, s in ((wa, sa), (wb, sb)):
+                await w.until(s, lambda r: set(r) == {ann, bob}, TIMEOUT)
