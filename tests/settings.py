@@ -14,12 +14,20 @@ INSTALLED_APPS = [
     "channels",
     "mizan_channels",
     "tests.testapp",
+    # tests/test_allauth.py: the `allauth` extra against real django-allauth.
+    "allauth",
+    "allauth.account",
 ]
 MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
 ]
 ROOT_URLCONF = "tests.urls"
 DATABASES = {
