@@ -21,8 +21,8 @@ registers, callable over HTTP and the socket (names with the default prefix "aut
 Sign-in, sign-out and sign-up invalidate the session's context and the "user" context; the
 sockets of the browser session switch user through `mizan_channels.identity`. allauth's email
 signals invalidate the session context and `auth.email_status` for the user concerned.
-This module imports allauth only inside `enable()`, so importing it never needs the app
-registry.
+This module imports allauth only inside `enable()`, so importing it (for the result types
+below, in a project's own hints) never needs the app registry.
 """
 
 from __future__ import annotations
@@ -30,9 +30,46 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pydantic import BaseModel
+
 from ...exceptions import ConfigurationError
 
-__all__ = ["enable"]
+__all__ = ["AuthEmail", "AuthSession", "AuthUser", "enable"]
+
+
+class AuthUser(BaseModel):
+    """The signed-in user, as far as a page needs to know it."""
+
+    #: The primary key as text, so integer, UUID and string keys all fit one type.
+    id: str
+    #: None when the user model has no username field (ACCOUNT_USER_MODEL_USERNAME_FIELD).
+    username: str | None
+    email: str | None
+    #: allauth's `user_display()`: what the page shows as the user's name.
+    display: str
+    #: Whether the primary email address is verified (allauth's `has_verified_email`).
+    email_verified: bool
+
+
+class AuthSession(BaseModel):
+    """Who this browser session is. Every auth function that can change it returns it, and
+    the session context function serves it to the page."""
+
+    authenticated: bool
+    user: AuthUser | None = None
+    #: A sign-in or sign-up that allauth has paused at a stage, by the stage's key
+    #: ("verify_email" when mandatory verification waits for the emailed link, "mfa_authenticate",
+    #: "login_by_code"...). None when nothing is pending.
+    pending: str | None = None
+
+
+class AuthEmail(BaseModel):
+    """One of the user's email addresses and whether it is verified."""
+
+    email: str
+    verified: bool
+    primary: bool
+
 
 #: What the email signals invalidate, set by the last `enable()`.
 _email_targets: tuple[Any, ...] = ()

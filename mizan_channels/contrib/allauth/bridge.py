@@ -33,7 +33,7 @@ from django.http import HttpRequest
 from ...auth import is_authenticated
 from ...exceptions import Forbidden, InvalidParams, RateLimited
 from ...forms.bind import form_errors
-from .schema import AuthSession, AuthUser
+from . import AuthSession, AuthUser
 
 #: Codes of allauth validation errors that are rate limits, not bad input: allauth reports
 #: too many failed sign-ins for one account as a form error.

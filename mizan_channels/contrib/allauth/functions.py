@@ -26,8 +26,7 @@ from allauth.utils import get_form_class
 
 from ...auth import is_authenticated
 from ...exceptions import Forbidden
-from . import bridge
-from .schema import AuthEmail, AuthSession
+from . import AuthEmail, AuthSession, bridge
 
 
 def session(request: Any) -> AuthSession:
