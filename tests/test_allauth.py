@@ -365,3 +365,34 @@ async def test_asking_over_a_socket_without_a_session_creates_none() -> None:
     async with tab() as t:
         assert (await t.call("auth.session"))["authenticated"] is False
     assert await Session.objects.acount() == before
+
+
+def test_a_browser_signs_in_and_out_under_csrf_with_the_rotated_token() -> None:
+    """What a page does: the context fetch sets the CSRF cookie, each POST sends the cookie's
+    current value (sign-in rotates it)."""
+    make_user("ann")
+    b = Client(enforce_csrf_checks=True)
+    assert b.get("/api/mizan/ctx/global").status_code == 200
+
+    def post(fn: str, **args: Any) -> Any:
+        token = b.cookies["csrftoken"].value
+        return b.post(
+            f"/api/mizan/call/{fn}",
+            data=json.dumps(args),
+            content_type="application/json",
+            headers={"X-CSRFToken": token},
+        )
+
+    assert (
+        b.post("/api/mizan/call/auth.sign_out", content_type="application/json").status_code == 403
+    )
+    before = b.cookies["csrftoken"].value
+    r = post("auth.sign_in", login="ann", password="pw-long-enough-1")
+    assert r.status_code == 200 and r.json()["data"]["authenticated"] is True
+    assert b.cookies["csrftoken"].value != before
+    assert (
+        b.get("/api/mizan/ctx/global").json()["data"]["auth.session"]["user"]["username"] == "ann"
+    )
+    r = post("auth.sign_out")
+    assert r.status_code == 200 and r.json()["data"]["authenticated"] is False
+    assert b.get("/api/mizan/ctx/global").json()["data"]["auth.session"]["authenticated"] is False
