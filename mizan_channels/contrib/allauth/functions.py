@@ -75,8 +75,9 @@ def sign_up(
     """Create an account through allauth's signup form (ACCOUNT_SIGNUP_FIELDS says which
     arguments are required; `fields` carries a custom ACCOUNT_SIGNUP_FORM_CLASS's extra
     fields) and sign it in, or report the pending email verification. With allauth's
-    enumeration prevention, a taken email answers like a new account awaiting verification
-    and the owner is emailed instead."""
+    enumeration prevention and mandatory verification, a taken email answers like a new
+    account awaiting verification and the owner is emailed instead; otherwise it is an
+    `email_taken` error at "email"."""
     with bridge.allauth_request(request) as req:
         if is_authenticated(req.user):
             raise Forbidden("Already signed in; sign out before creating another account.")
