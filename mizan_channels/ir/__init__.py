@@ -1,8 +1,9 @@
 """The Mizan IR: registry -> typed IR objects -> KDL text, and KDL text -> typed IR objects.
 
-`build_ir()` reads the live registry (so it loads Django); `emit()` and `parse()` and the
-IR types in `mizan_channels.ir.model` don't, so a generator can read a committed document
-without the server's dependencies. `build_ir` is therefore imported on first use.
+`build_ir()` reads the live registry (so it needs Django set up); `emit()`, `parse()` and the
+IR types in `mizan_channels.ir.model` don't touch settings, the ORM or Channels, so a
+generator can read a committed document from a plain script. `build_ir` is therefore
+imported on first use.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from .reader import IRSyntaxError
 
 if TYPE_CHECKING:
     from .build import build_ir
-    from .types import IRExportError
+    from .errors import IRExportError
 
 __all__ = ["Document", "IRExportError", "IRSyntaxError", "build_ir", "emit", "parse"]
 
@@ -26,7 +27,7 @@ def __getattr__(name: str) -> Any:
 
         return build_ir
     if name == "IRExportError":
-        from .types import IRExportError
+        from .errors import IRExportError
 
         return IRExportError
     raise AttributeError(f"module 'mizan_channels.ir' has no attribute {name!r}")

@@ -13,7 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from mizan_channels.ir.__main__ import export_text, stale_diff, write
-from mizan_channels.ir.types import IRExportError
+from mizan_channels.ir.errors import IRExportError
 
 
 class Command(BaseCommand):
