@@ -216,6 +216,12 @@ def machine() -> dict[str, Any]:
         "pydantic", "pydantic-core", "orjson", "redis", "websockets", "uvicorn", "uvloop",
         "httptools", "djangochannelsrestframework", "channels-rpc", "django-ninja", "psutil",
     ]  # fmt: skip
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "mizan_channels"],
+        capture_output=True,
+        cwd=ROOT,
+        check=False,
+    ).stdout.decode()
     return {
         "cpu": cpu,
         "cores": os.cpu_count(),
@@ -223,5 +229,7 @@ def machine() -> dict[str, Any]:
         "platform": platform.platform(),
         "redis_server": redis_version,
         "commit": commit,
+        # The working tree is what ran: uncommitted changes to the package are recorded.
+        "package_dirty": bool(dirty.strip()),
         "versions": {d: _version(d) for d in dists},
     }
