@@ -3,6 +3,8 @@
     python -m mizan_channels.ir export [-o FILE] [--settings MODULE]
     python -m mizan_channels.ir check FILE [--settings MODULE]   exit 1 and a diff when stale
     python -m mizan_channels.ir validate FILE                     parse only; no Django
+    python -m mizan_channels.ir diff OLD NEW    every change, breaking or compatible; exit 1
+                                                on a breaking one (see ir/diff.py)
 
 `export_text()` and `stale_diff()` are also what `manage.py export_mizan_ir` runs, so the
 two entry points can't drift apart. Subcommands are argparse subparsers: add one (a future
@@ -106,6 +108,23 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _diff(args: argparse.Namespace) -> int:
+    from .diff import diff
+
+    try:
+        old = parse(Path(args.old).read_text(encoding="utf-8"))
+        new = parse(Path(args.new).read_text(encoding="utf-8"))
+    except (OSError, IRSyntaxError) as exc:
+        sys.stderr.write(f"{exc}\n")
+        return 2
+    changes = diff(old, new)
+    for change in changes:
+        sys.stdout.write(change.line() + "\n")
+    breaking = sum(c.breaking for c in changes)
+    sys.stderr.write(f"{len(changes)} change(s), {breaking} breaking\n")
+    return 1 if breaking else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mizan_channels.ir", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -120,6 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     validate = sub.add_parser("validate", help="parse FILE against the grammar")
     validate.add_argument("file")
     validate.set_defaults(handler=_validate)
+    diff = sub.add_parser("diff", help="list changes from OLD to NEW; exit 1 if any breaks clients")
+    diff.add_argument("old")
+    diff.add_argument("new")
+    diff.set_defaults(handler=_diff)
     args = parser.parse_args(argv)
     code: int = args.handler(args)
     return code
