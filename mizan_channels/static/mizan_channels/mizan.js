@@ -329,7 +329,7 @@ export class Subscription {
         if (err instanceof ConnectionLostError) return; // subscribed again after reconnecting
         this._finish();
         this._rejectReady(err);
-        this._call("onError", err);
+        if (!(err instanceof ClientClosedError)) this._call("onError", err); // closing isn't news
       },
     );
   }
