@@ -8,8 +8,10 @@ The toolchain is tests/ts (package.json + package-lock.json), installed with
 
 from __future__ import annotations
 
+import fcntl
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,18 @@ from tests.conftest import need
 
 TS = Path(__file__).parent / "ts"
 GOLDEN = Path(__file__).parent / "golden"
+
+
+@pytest.fixture(autouse=True)
+def _one_at_a_time() -> Iterator[None]:
+    """tests/ts/gen is shared: two pytest runs in one checkout must not regenerate it under
+    each other's tsc or vitest."""
+    with (TS / "package.json").open("rb") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _toolchain() -> None:

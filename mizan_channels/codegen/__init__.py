@@ -101,7 +101,7 @@ def generate(doc: Document, runtime_import: str | None = None) -> dict[str, str]
         "types.ts": "\n".join(types),
         "schemas.ts": "\n".join(
             [
-                'import { z } from "zod";',
+                'import * as z from "zod/mini";',
                 'import type * as T from "./types";',
                 "",
                 zod.PREAMBLE,

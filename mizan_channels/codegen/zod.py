@@ -1,7 +1,9 @@
 """IR shapes and their limits -> Zod schemas (`schemas.ts`), never stricter than the server.
 
-One schema per type a client sends (function inputs, channel params and client messages,
-and what they mention), typed `z.ZodType<T>` so `tsc` proves each schema agrees with its
+Schemas use `zod/mini`, the tree-shakable build of Zod 4 (about 5 kB gzipped where the
+classic `zod` entry costs about 90 kB: docs/codegen.md). One schema per type a client sends
+(function inputs, channel params and client messages, and what they mention), typed
+`z.ZodMiniType<T>` so `tsc` proves each schema agrees with its
 TypeScript type. A limit becomes a check only when the browser can judge it exactly as the
 server does: lengths count code points (Python's `len`), not UTF-16 units; patterns go
 through `pattern.to_javascript`; `multiple-of` only on integers (float remainders differ);
@@ -60,9 +62,9 @@ const EMPTY = (v: unknown): boolean =>
 /** A form: "" and null are empty (an error only when required), as in Django; errors land
  *  on the field's name. */
 function formSchema(
-  fields: Record<string, readonly [z.ZodType, boolean]>,
-): z.ZodType<Record<string, unknown>> {
-  return z.record(z.string(), z.unknown()).superRefine((values, ctx) => {
+  fields: Record<string, readonly [z.ZodMiniType, boolean]>,
+): z.ZodMiniType<Record<string, unknown>> {
+  const check = z.superRefine((values: Record<string, unknown>, ctx) => {
     for (const [name, [inner, required]] of Object.entries(fields)) {
       const value = values[name];
       if (EMPTY(value)) {
@@ -78,63 +80,64 @@ function formSchema(
       }
     }
   });
+  return z.record(z.string(), z.unknown()).check(check);
 }
 
 /** Django reads numbers from strings: "3" is 3 here too; anything else is left as it came. */
 const numeric = (v: unknown): unknown =>
   typeof v === "string" && v.trim() !== "" && !Number.isNaN(Number(v)) ? Number(v) : v;
-const formNumber = (inner: z.ZodType): z.ZodType => z.preprocess(numeric, inner);
+const formNumber = (inner: z.ZodMiniType): z.ZodMiniType => z.pipe(z.transform(numeric), inner);
 
 /** Django compares choices as strings. */
-const formChoice = (allowed: readonly (string | number | boolean)[]): z.ZodType =>
-  z
-    .union([z.string(), z.number(), z.boolean()])
-    .refine((v) => allowed.some((a) => String(a) === String(v)), {
-      message: "Select a valid choice.",
-    });
+const formChoice = (allowed: readonly (string | number | boolean)[]): z.ZodMiniType =>
+  z.union([z.string(), z.number(), z.boolean()]).check(
+    z.refine((v) => allowed.some((a) => String(a) === String(v)), {
+      error: "Select a valid choice.",
+    }),
+  );
 """
 
 
-def _num(v: int | float | str) -> str | None:
-    return None if isinstance(v, str) else repr(v)
+def _checked(base: str, checks: list[str]) -> str:
+    return f"{base}.check({', '.join(checks)})" if checks else base
 
 
-def _length_checks(c: Constraints, measure: str, what: str) -> str:
-    out = ""
+def _length_checks(c: Constraints, measure: str, what: str) -> list[str]:
+    out: list[str] = []
     for bound, op, word in ((c.min_length, ">=", "At least"), (c.max_length, "<=", "At most")):
         if bound is not None:
             unit = what[:-1] if bound == 1 else what
             message = json_string(f"{word} {bound} {unit}.")
-            out += f".refine((v) => {measure} {op} {bound}, {{ message: {message} }})"
+            out.append(f"z.refine((v) => {measure} {op} {bound}, {{ error: {message} }})")
     return out
 
 
-def _bounds(c: Constraints, integer: bool) -> str:
-    out = ""
+def _bounds(c: Constraints, integer: bool) -> list[str]:
+    out: list[str] = []
     for key, method in (("gt", "gt"), ("ge", "gte"), ("lt", "lt"), ("le", "lte")):
         bound = getattr(c, key)
-        text = None if bound is None else _num(bound)
-        if text is not None:
-            out += f".{method}({text})"
+        if bound is not None and not isinstance(bound, str):
+            out.append(f"z.{method}({bound!r})")
     m = c.multiple_of
     if integer and isinstance(m, int) and not isinstance(m, bool) and m > 0:
-        out += f".multipleOf({m})"
+        out.append(f"z.multipleOf({m})")
     return out
 
 
 def _string(c: Constraints, form: bool) -> str:
-    out = "z.string()"
-    out += _length_checks(Constraints(min_length=c.min_length), "chars(v)", "characters")
+    checks = _length_checks(Constraints(min_length=c.min_length), "chars(v)", "characters")
     # Django strips text before checking max_length; the stripped length is never longer.
     max_measure = "chars(v.trim())" if form else "chars(v)"
-    out += _length_checks(Constraints(max_length=c.max_length), max_measure, "characters")
+    checks += _length_checks(Constraints(max_length=c.max_length), max_measure, "characters")
     if c.pattern is not None:
         js = to_javascript(c.pattern)
         if js is not None:
-            out += f'.refine(matches({json_string(js)}), {{ message: "Enter a valid value." }})'
+            checks.append(
+                f'z.refine(matches({json_string(js)}), {{ error: "Enter a valid value." }})'
+            )
     if c.format == "email":
-        out += '.refine((v) => v.includes("@"), { message: "Enter a valid email address." })'
-    return out
+        checks.append('z.refine((v) => v.includes("@"), { error: "Enter a valid email address." })')
+    return _checked("z.string()", checks)
 
 
 def _primitive(p: Primitive, form: bool) -> str:
@@ -142,8 +145,8 @@ def _primitive(p: Primitive, form: bool) -> str:
     if p.kind == "str":
         return _string(c, form)
     if p.kind in ("int", "float"):
-        base = "z.number().int()" if p.kind == "int" else "z.number()"
-        inner = base + _bounds(c, p.kind == "int")
+        base = "z.int()" if p.kind == "int" else "z.number()"
+        inner = _checked(base, _bounds(c, p.kind == "int"))
         return f"formNumber({inner})" if form else inner
     if p.kind == "bool":
         # Django's BooleanField reads "on", "false", "0" ...: only the server decides.
@@ -177,14 +180,16 @@ def zod_shape(s: Shape, plan: Plan, form: bool = False) -> str:
         return f"z.lazy(() => {schema_name(plan, s.name)})"
     if isinstance(s, ListOf):
         c = s.constraints
-        return f"z.array({zod_shape(s.item, plan, form)})" + _length_checks(c, "v.length", "items")
+        return _checked(
+            f"z.array({zod_shape(s.item, plan, form)})", _length_checks(c, "v.length", "items")
+        )
     if isinstance(s, TupleOf):
         return "z.tuple([" + ", ".join(zod_shape(x, plan, form) for x in s.items) + "])"
     if isinstance(s, MapOf):
         inner = f"z.record(z.string(), {zod_shape(s.value, plan, form)})"
-        return inner + _length_checks(s.constraints, "Object.keys(v).length", "keys")
+        return _checked(inner, _length_checks(s.constraints, "Object.keys(v).length", "keys"))
     if isinstance(s, OptionalOf):
-        return f"{zod_shape(s.inner, plan, form)}.nullable()"
+        return f"z.nullable({zod_shape(s.inner, plan, form)})"
     if isinstance(s, EnumOf):
         return _enum(s.values, form)
     if isinstance(s, UnionOf):
@@ -199,7 +204,7 @@ def schema_name(plan: Plan, type_name: str) -> str:
 def _field(f: Field, plan: Plan) -> str:
     text = zod_shape(f.shape, plan)
     if f.default is not None:
-        text += ".optional()"
+        text = f"z.optional({text})"
     return f"  {prop_key(f.name)}: {text},"
 
 
@@ -208,6 +213,11 @@ def _form_field(f: Field, plan: Plan) -> str:
     inner = zod_shape(shape, plan, form=True)
     required = "true" if f.default is None else "false"
     return f"  {prop_key(f.name)}: [{inner}, {required}],"
+
+
+def head_of(sname: str, tname: str) -> str:
+    # PURE lets a bundler drop a schema nobody imports.
+    return f"export const {sname}: z.ZodMiniType<{tname}> = /* @__PURE__ */ "
 
 
 def declarations(plan: Plan) -> list[str]:
@@ -219,17 +229,17 @@ def declarations(plan: Plan) -> list[str]:
         tname = "T." + plan.name(name, "in")
         if name in plan.form_structs and isinstance(t, Struct):
             body = [
-                f"export const {sname} = formSchema({{",
+                f"export const {sname} = /* @__PURE__ */ formSchema({{",
                 *(_form_field(f, plan) for f in t.fields),
             ]
             body.append("});")
         elif isinstance(t, Struct):
-            head = f"export const {sname}: z.ZodType<{tname}> = z.object({{"
+            head = f"export const {sname}: z.ZodMiniType<{tname}> = /* @__PURE__ */ z.object({{"
             body = [head, *(_field(f, plan) for f in t.fields), "});"]
         elif isinstance(t, EnumType):
-            body = [f"export const {sname}: z.ZodType<{tname}> = {_enum(t.values, False)};"]
+            body = [f"{head_of(sname, tname)}{_enum(t.values, False)};"]
         else:
-            body = [f"export const {sname}: z.ZodType<{tname}> = {zod_shape(t.shape, plan)};"]
+            body = [f"{head_of(sname, tname)}{zod_shape(t.shape, plan)};"]
         blocks.append((sname, body))
     blocks.sort(key=lambda b: b[0])
     lines: list[str] = []

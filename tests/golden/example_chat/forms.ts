@@ -3,7 +3,7 @@
 /* eslint-disable */
 
 import * as React from "react";
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import { MizanError, type FieldErrorDetail, type Mizan } from "./mizan.js";
 import { useMizanHub } from "./react";
 import {
@@ -73,7 +73,7 @@ export function errorsFromDetails(details: unknown): FormErrors {
   return out;
 }
 
-function errorsFromZod(error: z.ZodError): FormErrors {
+function errorsFromZod(error: { issues: readonly { path: readonly PropertyKey[]; message: string }[] }): FormErrors {
   const out: FormErrors = {};
   for (const issue of error.issues) {
     const head = issue.path[0];
@@ -85,7 +85,7 @@ function errorsFromZod(error: z.ZodError): FormErrors {
 
 export interface FormSpec<V extends object, O> {
   info: FormInfo;
-  schema: z.ZodType;
+  schema: z.ZodMiniType;
   initial: Partial<V>;
   submit: (m: Mizan, values: V) => Promise<O>;
   validate: (m: Mizan, values: V) => Promise<{ valid: boolean; errors: FieldErrorDetail[] }>;

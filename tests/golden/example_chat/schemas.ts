@@ -2,7 +2,7 @@
 // `python manage.py generate_mizan_client` or `python -m mizan_channels.codegen`.
 /* eslint-disable */
 
-import { z } from "zod";
+import * as z from "zod/mini";
 import type * as T from "./types";
 
 /** Length in code points, as the server's `len()` counts (emoji are one, not two). */
@@ -29,9 +29,9 @@ const EMPTY = (v: unknown): boolean =>
 /** A form: "" and null are empty (an error only when required), as in Django; errors land
  *  on the field's name. */
 function formSchema(
-  fields: Record<string, readonly [z.ZodType, boolean]>,
-): z.ZodType<Record<string, unknown>> {
-  return z.record(z.string(), z.unknown()).superRefine((values, ctx) => {
+  fields: Record<string, readonly [z.ZodMiniType, boolean]>,
+): z.ZodMiniType<Record<string, unknown>> {
+  const check = z.superRefine((values: Record<string, unknown>, ctx) => {
     for (const [name, [inner, required]] of Object.entries(fields)) {
       const value = values[name];
       if (EMPTY(value)) {
@@ -47,47 +47,48 @@ function formSchema(
       }
     }
   });
+  return z.record(z.string(), z.unknown()).check(check);
 }
 
 /** Django reads numbers from strings: "3" is 3 here too; anything else is left as it came. */
 const numeric = (v: unknown): unknown =>
   typeof v === "string" && v.trim() !== "" && !Number.isNaN(Number(v)) ? Number(v) : v;
-const formNumber = (inner: z.ZodType): z.ZodType => z.preprocess(numeric, inner);
+const formNumber = (inner: z.ZodMiniType): z.ZodMiniType => z.pipe(z.transform(numeric), inner);
 
 /** Django compares choices as strings. */
-const formChoice = (allowed: readonly (string | number | boolean)[]): z.ZodType =>
-  z
-    .union([z.string(), z.number(), z.boolean()])
-    .refine((v) => allowed.some((a) => String(a) === String(v)), {
-      message: "Select a valid choice.",
-    });
+const formChoice = (allowed: readonly (string | number | boolean)[]): z.ZodMiniType =>
+  z.union([z.string(), z.number(), z.boolean()]).check(
+    z.refine((v) => allowed.some((a) => String(a) === String(v)), {
+      error: "Select a valid choice.",
+    }),
+  );
 
-export const ChatParamsSchema: z.ZodType<T.ChatParams> = z.object({
-  room: z.string().refine(matches("^[a-z0-9][a-z0-9-]{0,39}(?:$|(?=\\n$))"), { message: "Enter a valid value." }),
+export const ChatParamsSchema: z.ZodMiniType<T.ChatParams> = /* @__PURE__ */ z.object({
+  room: z.string().check(z.refine(matches("^[a-z0-9][a-z0-9-]{0,39}(?:$|(?=\\n$))"), { error: "Enter a valid value." })),
 });
 
-export const CreateRoomFieldsSchema = formSchema({
-  title: [z.string().refine((v) => chars(v) >= 2, { message: "At least 2 characters." }).refine((v) => chars(v.trim()) <= 60, { message: "At most 60 characters." }), true],
+export const CreateRoomFieldsSchema = /* @__PURE__ */ formSchema({
+  title: [z.string().check(z.refine((v) => chars(v) >= 2, { error: "At least 2 characters." }), z.refine((v) => chars(v.trim()) <= 60, { error: "At most 60 characters." })), true],
 });
 
-export const CreateRoomInputSchema: z.ZodType<T.CreateRoomInput> = z.object({
-  title: z.string().nullable().optional(),
+export const CreateRoomInputSchema: z.ZodMiniType<T.CreateRoomInput> = /* @__PURE__ */ z.object({
+  title: z.optional(z.nullable(z.string())),
 });
 
-export const PostMessageInputSchema: z.ZodType<T.PostMessageInput> = z.object({
-  room: z.string().refine(matches("^[a-z0-9][a-z0-9-]{0,39}(?:$|(?=\\n$))"), { message: "Enter a valid value." }),
-  text: z.string().refine((v) => chars(v) >= 1, { message: "At least 1 character." }).refine((v) => chars(v) <= 2000, { message: "At most 2000 characters." }),
+export const PostMessageInputSchema: z.ZodMiniType<T.PostMessageInput> = /* @__PURE__ */ z.object({
+  room: z.string().check(z.refine(matches("^[a-z0-9][a-z0-9-]{0,39}(?:$|(?=\\n$))"), { error: "Enter a valid value." })),
+  text: z.string().check(z.refine((v) => chars(v) >= 1, { error: "At least 1 character." }), z.refine((v) => chars(v) <= 2000, { error: "At most 2000 characters." })),
 });
 
-export const RoomMessagesInputSchema: z.ZodType<T.RoomMessagesInput> = z.object({
-  room: z.string().refine(matches("^[a-z0-9][a-z0-9-]{0,39}(?:$|(?=\\n$))"), { message: "Enter a valid value." }),
-  limit: z.number().int().gte(1).lte(200).optional(),
+export const RoomMessagesInputSchema: z.ZodMiniType<T.RoomMessagesInput> = /* @__PURE__ */ z.object({
+  room: z.string().check(z.refine(matches("^[a-z0-9][a-z0-9-]{0,39}(?:$|(?=\\n$))"), { error: "Enter a valid value." })),
+  limit: z.optional(z.int().check(z.gte(1), z.lte(200))),
 });
 
-export const TypingClientMessageSchema: z.ZodType<T.TypingClientMessage> = z.object({
+export const TypingClientMessageSchema: z.ZodMiniType<T.TypingClientMessage> = /* @__PURE__ */ z.object({
   typing: z.boolean(),
 });
 
-export const TypingParamsSchema: z.ZodType<T.TypingParams> = z.object({
-  room: z.string().refine(matches("^[a-z0-9][a-z0-9-]{0,39}(?:$|(?=\\n$))"), { message: "Enter a valid value." }),
+export const TypingParamsSchema: z.ZodMiniType<T.TypingParams> = /* @__PURE__ */ z.object({
+  room: z.string().check(z.refine(matches("^[a-z0-9][a-z0-9-]{0,39}(?:$|(?=\\n$))"), { error: "Enter a valid value." })),
 });

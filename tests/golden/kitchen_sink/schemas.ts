@@ -2,7 +2,7 @@
 // `python manage.py generate_mizan_client` or `python -m mizan_channels.codegen`.
 /* eslint-disable */
 
-import { z } from "zod";
+import * as z from "zod/mini";
 import type * as T from "./types";
 
 /** Length in code points, as the server's `len()` counts (emoji are one, not two). */
@@ -29,9 +29,9 @@ const EMPTY = (v: unknown): boolean =>
 /** A form: "" and null are empty (an error only when required), as in Django; errors land
  *  on the field's name. */
 function formSchema(
-  fields: Record<string, readonly [z.ZodType, boolean]>,
-): z.ZodType<Record<string, unknown>> {
-  return z.record(z.string(), z.unknown()).superRefine((values, ctx) => {
+  fields: Record<string, readonly [z.ZodMiniType, boolean]>,
+): z.ZodMiniType<Record<string, unknown>> {
+  const check = z.superRefine((values: Record<string, unknown>, ctx) => {
     for (const [name, [inner, required]] of Object.entries(fields)) {
       const value = values[name];
       if (EMPTY(value)) {
@@ -47,103 +47,104 @@ function formSchema(
       }
     }
   });
+  return z.record(z.string(), z.unknown()).check(check);
 }
 
 /** Django reads numbers from strings: "3" is 3 here too; anything else is left as it came. */
 const numeric = (v: unknown): unknown =>
   typeof v === "string" && v.trim() !== "" && !Number.isNaN(Number(v)) ? Number(v) : v;
-const formNumber = (inner: z.ZodType): z.ZodType => z.preprocess(numeric, inner);
+const formNumber = (inner: z.ZodMiniType): z.ZodMiniType => z.pipe(z.transform(numeric), inner);
 
 /** Django compares choices as strings. */
-const formChoice = (allowed: readonly (string | number | boolean)[]): z.ZodType =>
-  z
-    .union([z.string(), z.number(), z.boolean()])
-    .refine((v) => allowed.some((a) => String(a) === String(v)), {
-      message: "Select a valid choice.",
-    });
+const formChoice = (allowed: readonly (string | number | boolean)[]): z.ZodMiniType =>
+  z.union([z.string(), z.number(), z.boolean()]).check(
+    z.refine((v) => allowed.some((a) => String(a) === String(v)), {
+      error: "Select a valid choice.",
+    }),
+  );
 
-export const AddItemInputSchema: z.ZodType<T.AddItemInput> = z.object({
+export const AddItemInputSchema: z.ZodMiniType<T.AddItemInput> = /* @__PURE__ */ z.object({
   item: z.lazy(() => ItemInSchema),
 });
 
-export const BoardParamsSchema: z.ZodType<T.BoardParams> = z.object({
-  board: z.string().refine((v) => chars(v) >= 1, { message: "At least 1 character." }).refine((v) => chars(v) <= 40, { message: "At most 40 characters." }).refine(matches("^[\\p{L}\\p{M}\\p{N}_-]+(?:$|(?=\\n$))"), { message: "Enter a valid value." }),
+export const BoardParamsSchema: z.ZodMiniType<T.BoardParams> = /* @__PURE__ */ z.object({
+  board: z.string().check(z.refine((v) => chars(v) >= 1, { error: "At least 1 character." }), z.refine((v) => chars(v) <= 40, { error: "At most 40 characters." }), z.refine(matches("^[\\p{L}\\p{M}\\p{N}_-]+(?:$|(?=\\n$))"), { error: "Enter a valid value." })),
 });
 
-export const BoardPostSchema: z.ZodType<T.BoardPost> = z.object({
-  text: z.string().refine((v) => chars(v) <= 280, { message: "At most 280 characters." }),
+export const BoardPostSchema: z.ZodMiniType<T.BoardPost> = /* @__PURE__ */ z.object({
+  text: z.string().check(z.refine((v) => chars(v) <= 280, { error: "At most 280 characters." })),
 });
 
-export const BranchSchema: z.ZodType<T.Branch> = z.object({
+export const BranchSchema: z.ZodMiniType<T.Branch> = /* @__PURE__ */ z.object({
   kind: z.enum(["branch"]),
   children: z.array(z.lazy(() => NodeSchema)),
 });
 
-export const ColorSchema: z.ZodType<T.Color> = z.enum(["red", "green", "blue"]);
+export const ColorSchema: z.ZodMiniType<T.Color> = /* @__PURE__ */ z.enum(["red", "green", "blue"]);
 
-export const ContactFieldsSchema = formSchema({
-  name: [z.string().refine((v) => chars(v) >= 2, { message: "At least 2 characters." }).refine((v) => chars(v.trim()) <= 50, { message: "At most 50 characters." }), true],
-  email: [z.string().refine((v) => chars(v.trim()) <= 320, { message: "At most 320 characters." }).refine((v) => v.includes("@"), { message: "Enter a valid email address." }), true],
+export const ContactFieldsSchema = /* @__PURE__ */ formSchema({
+  name: [z.string().check(z.refine((v) => chars(v) >= 2, { error: "At least 2 characters." }), z.refine((v) => chars(v.trim()) <= 50, { error: "At most 50 characters." })), true],
+  email: [z.string().check(z.refine((v) => chars(v.trim()) <= 320, { error: "At most 320 characters." }), z.refine((v) => v.includes("@"), { error: "Enter a valid email address." })), true],
   topic: [formChoice(["help", "sales"]), true],
-  count: [formNumber(z.number().int().gte(1).lte(9)), false],
+  count: [formNumber(z.int().check(z.gte(1), z.lte(9))), false],
   tags: [z.array(formChoice(["a", "b"])), false],
   owner: [z.unknown(), false],
 });
 
-export const ContactInputSchema: z.ZodType<T.ContactInput> = z.object({
-  name: z.string().nullable().optional(),
-  email: z.string().nullable().optional(),
-  topic: z.string().nullable().optional(),
-  count: z.number().int().nullable().optional(),
-  tags: z.array(z.string()).nullable().optional(),
-  owner: z.unknown().nullable().optional(),
+export const ContactInputSchema: z.ZodMiniType<T.ContactInput> = /* @__PURE__ */ z.object({
+  name: z.optional(z.nullable(z.string())),
+  email: z.optional(z.nullable(z.string())),
+  topic: z.optional(z.nullable(z.string())),
+  count: z.optional(z.nullable(z.int())),
+  tags: z.optional(z.nullable(z.array(z.string()))),
+  owner: z.optional(z.nullable(z.unknown())),
 });
 
-export const EchoInputSchema: z.ZodType<T.EchoInput> = z.object({
-  text: z.string().refine((v) => chars(v) <= 10, { message: "At most 10 characters." }),
-  times: z.number().int().gt(0).multipleOf(1).optional(),
+export const EchoInputSchema: z.ZodMiniType<T.EchoInput> = /* @__PURE__ */ z.object({
+  text: z.string().check(z.refine((v) => chars(v) <= 10, { error: "At most 10 characters." })),
+  times: z.optional(z.int().check(z.gt(0), z.multipleOf(1))),
 });
 
-export const ItemInSchema: z.ZodType<T.ItemIn> = z.object({
+export const ItemInSchema: z.ZodMiniType<T.ItemIn> = /* @__PURE__ */ z.object({
   id: z.string(),
-  title: z.string().refine((v) => chars(v) >= 1, { message: "At least 1 character." }),
+  title: z.string().check(z.refine((v) => chars(v) >= 1, { error: "At least 1 character." })),
   price: z.string(),
   when: z.string(),
   at: z.string(),
   blob: z.string(),
-  color: z.lazy(() => ColorSchema).optional(),
+  color: z.optional(z.lazy(() => ColorSchema)),
   level: z.lazy(() => LevelSchema),
-  tags: z.array(z.string().refine((v) => chars(v) <= 20, { message: "At most 20 characters." })).refine((v) => v.length <= 5, { message: "At most 5 items." }).optional(),
-  meta: z.record(z.string(), z.unknown()).refine((v) => Object.keys(v).length <= 10, { message: "At most 10 keys." }).optional(),
-  pair: z.tuple([z.number().int(), z.string()]),
+  tags: z.optional(z.array(z.string().check(z.refine((v) => chars(v) <= 20, { error: "At most 20 characters." }))).check(z.refine((v) => v.length <= 5, { error: "At most 5 items." }))),
+  meta: z.optional(z.record(z.string(), z.unknown()).check(z.refine((v) => Object.keys(v).length <= 10, { error: "At most 10 keys." }))),
+  pair: z.tuple([z.int(), z.string()]),
   flag: z.literal(true),
-  score: z.union([z.number().int(), z.boolean()]),
-  note: z.string().nullable().optional(),
-  "first-name": z.string().optional(),
-  weight: z.number().gte(0).lt(1000.5),
+  score: z.union([z.int(), z.boolean()]),
+  note: z.optional(z.nullable(z.string())),
+  "first-name": z.optional(z.string()),
+  weight: z.number().check(z.gte(0), z.lt(1000.5)),
 });
 
-export const LeafSchema: z.ZodType<T.Leaf> = z.object({
+export const LeafSchema: z.ZodMiniType<T.Leaf> = /* @__PURE__ */ z.object({
   kind: z.enum(["leaf"]),
-  value: z.number().int(),
+  value: z.int(),
 });
 
-export const LevelSchema: z.ZodType<T.Level> = z.union([z.literal(1), z.literal(2), z.literal(3)]);
+export const LevelSchema: z.ZodMiniType<T.Level> = /* @__PURE__ */ z.union([z.literal(1), z.literal(2), z.literal(3)]);
 
-export const NodeSchema: z.ZodType<T.Node> = z.union([z.lazy(() => LeafSchema), z.lazy(() => BranchSchema)]);
+export const NodeSchema: z.ZodMiniType<T.Node> = /* @__PURE__ */ z.union([z.lazy(() => LeafSchema), z.lazy(() => BranchSchema)]);
 
-export const ProfilePageInputSchema: z.ZodType<T.ProfilePageInput> = z.object({
-  id: z.number().int(),
+export const ProfilePageInputSchema: z.ZodMiniType<T.ProfilePageInput> = /* @__PURE__ */ z.object({
+  id: z.int(),
 });
 
-export const SearchInputSchema: z.ZodType<T.SearchInput> = z.object({
-  q: z.string().optional(),
-  limit: z.number().int().gte(1).lte(100).optional(),
+export const SearchInputSchema: z.ZodMiniType<T.SearchInput> = /* @__PURE__ */ z.object({
+  q: z.optional(z.string()),
+  limit: z.optional(z.int().check(z.gte(1), z.lte(100))),
 });
 
-export const TickerParamsSchema: z.ZodType<T.TickerParams> = z.object({
+export const TickerParamsSchema: z.ZodMiniType<T.TickerParams> = /* @__PURE__ */ z.object({
 });
 
-export const TreeInputSchema: z.ZodType<T.TreeInput> = z.object({
+export const TreeInputSchema: z.ZodMiniType<T.TreeInput> = /* @__PURE__ */ z.object({
   root: z.lazy(() => NodeSchema),
 });
