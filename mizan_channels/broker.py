@@ -167,9 +167,13 @@ class LocalBackend:
                 if kept is None or kept.maxlen != history:
                     kept = self.history[stream] = deque(kept or (), maxlen=history)
                 kept.append((seq, event.body))
+            # Delivery is scheduled, never done inside the publisher's call: a mutation's
+            # reply must not wait for the fan-out to every socket of the process.
             for hub in all_hubs():
                 if hub.loop is running:
-                    hub.dispatch(stream, self.epoch, seq, event)
+                    hub.loop.call_soon(
+                        hub.dispatch, stream, self.epoch, seq, event, context=contextvars.Context()
+                    )
                 else:
                     with contextlib.suppress(RuntimeError):  # loop closed meanwhile
                         hub.loop.call_soon_threadsafe(
