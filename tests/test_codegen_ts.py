@@ -92,3 +92,24 @@ def test_a_looser_type_fails_the_conformance_file(loosen: str) -> None:
         assert "Unused '@ts-expect-error' directive" in done.stdout
     finally:
         types.write_text(original, "utf-8")
+
+
+def test_esbuild_bundles_the_generated_client(tmp_path: Path) -> None:
+    """What a user's bundler does with the output: every import resolves, Zod included."""
+    _toolchain()
+    _generate_all()
+    out = tmp_path / "chat.js"
+    done = _run(
+        str(TS / "node_modules/.bin/esbuild"),
+        "gen/chat/index.ts",
+        "--bundle",
+        "--minify",
+        "--format=esm",
+        "--external:react",
+        f"--outfile={out}",
+        "--log-level=warning",
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stderr == ""
+    assert 0 < out.stat().st_size < 200_000  # zod/mini, not the whole of classic Zod
