@@ -73,6 +73,9 @@ class Session:
         self.clock = clock
         self.in_flight: set[int] = set()
         self.calls_in_flight = 0
+        #: `sub` frames accepted but not yet answered: they count toward the cap, or a burst
+        #: of pipelined `sub` frames would all pass it before the first one is held.
+        self.subs_in_flight = 0
         self.subscriptions: set[int] = set()
         self.cursors: dict[str, Cursor] = {}
         self._tokens = float(limits.rate)
@@ -153,15 +156,17 @@ class Session:
                     )
                 )
             self.calls_in_flight += 1
-        elif isinstance(frame, Sub) and len(self.subscriptions) >= limits.max_subscriptions:
-            return Reject(
-                protocol.err(
-                    frame.id,
-                    protocol.error_payload(
-                        "rate_limited", f"More than {limits.max_subscriptions} subscriptions."
-                    ),
+        elif isinstance(frame, Sub):
+            if len(self.subscriptions) + self.subs_in_flight >= limits.max_subscriptions:
+                return Reject(
+                    protocol.err(
+                        frame.id,
+                        protocol.error_payload(
+                            "rate_limited", f"More than {limits.max_subscriptions} subscriptions."
+                        ),
+                    )
                 )
-            )
+            self.subs_in_flight += 1
         self.in_flight.add(frame.id)
         return frame
 
@@ -170,6 +175,8 @@ class Session:
         self.in_flight.discard(frame.id)
         if isinstance(frame, Call):
             self.calls_in_flight -= 1
+        elif isinstance(frame, Sub):
+            self.subs_in_flight -= 1
 
     def cursor(self, stream: str, epoch: str, seq: int) -> Cursor:
         """The stream's cursor, created at (epoch, seq) when the socket first joins it."""
