@@ -88,8 +88,12 @@ class Session:
         self._tokens = min(float(rate), self._tokens + (now - self._stamp) * rate)
         self._stamp = now
         if self._tokens >= 1.0:
+            # Strikes are forgiven only once the bucket is full again (the client kept under
+            # the rate for a while): forgiving them on every refilled token would let a flood
+            # at any speed below 1000x the rate go on forever without reaching the close.
+            if self._tokens >= rate:
+                self._strikes = 0
             self._tokens -= 1.0
-            self._strikes = 0
             return True
         self._strikes += 1
         return False
