@@ -156,6 +156,9 @@ class MizanConsumer:
                         self._on_frame(text, binary=False)
                     else:
                         self._on_frame(message.get("bytes"), binary=True)
+                    # A queued-up receive returns without suspending: yield, or one flooding
+                    # client would hold the event loop until its backlog is drained.
+                    await asyncio.sleep(0)
                 elif kind == "websocket.disconnect":
                     break
         finally:
