@@ -44,16 +44,21 @@ class Outcome:
 
 
 def redact(args: dict[str, Any]) -> dict[str, Any]:
-    """Call arguments safe to log: secret-looking keys are replaced, at every depth."""
+    """Call arguments safe to log: secret-looking keys are replaced, at every depth
+    (objects inside lists too). Give it the JSON arguments as they came, not validated
+    values: a model's repr would show its secret fields."""
     out: dict[str, Any] = {}
     for k, v in args.items():
-        if _SECRET_KEY.search(str(k)):
-            out[k] = "***"
-        elif isinstance(v, dict):
-            out[k] = redact(v)
-        else:
-            out[k] = v
+        out[k] = "***" if _SECRET_KEY.search(str(k)) else _redact_value(v)
     return out
+
+
+def _redact_value(value: Any) -> Any:
+    if isinstance(value, dict):
+        return redact(value)
+    if isinstance(value, list | tuple):
+        return [_redact_value(v) for v in value]
+    return value
 
 
 def lookup(name: str, transport: Transport) -> FunctionSpec:
@@ -117,7 +122,7 @@ async def invoke(
     await auth.check(spec.auth, request, spec.name)
     kwargs = validate_args(spec, args)
     if conf.get().LOG_ARGS:
-        logger.debug("call %s %s", spec.name, redact(kwargs))
+        logger.debug("call %s %s", spec.name, redact(args))
     try:
         result = await run(spec, request, kwargs)
     except MizanError:
