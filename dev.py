@@ -6,15 +6,18 @@
 
 Set-up: a virtualenv in .venv with this package and its `dev` extra installed (redone only
 when pyproject.toml changes). `chat` migrates the example's SQLite database and creates the
-demo users; `test` runs pytest, which starts a private redis-server when none answers on
-127.0.0.1:6379. Needs only Python >= 3.11 and pip; Redis and Chromium are used when present
-(`apt-get install redis-server chromium`) and their tests skip with a reason otherwise.
+demo users. `test` installs the pinned TypeScript toolchain when npm is there, then runs
+pytest, which starts a private redis-server when none answers on 127.0.0.1:6379.
+Needs only Python >= 3.11 and pip; Redis, Chromium and npm are used when present
+(`apt-get install redis-server chromium nodejs npm`), and their tests skip with a reason
+otherwise.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import venv
@@ -32,7 +35,7 @@ def log(message: str) -> None:
 
 def ensure_env() -> None:
     """Create .venv and install the project into it, once per pyproject.toml version."""
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 (run by whatever python3 the user has)
         sys.exit("mizan-channels needs Python 3.11 or newer.")
     if not PY.exists():
         log("creating .venv")
@@ -68,14 +71,25 @@ def chat(argv: list[str]) -> int:
     log(f"example chat on http://127.0.0.1:{port}/  (Ctrl-C stops it)")
     try:
         return run(
-            str(PY), "-m", "daphne", "-b", "127.0.0.1", "-p", port,
-            "example_chat.asgi:application", env=env,
+            str(PY),
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            port,
+            "example_chat.asgi:application",
+            env=env,
         )
     except KeyboardInterrupt:
         return 0
 
 
 def test(argv: list[str]) -> int:
+    ts = ROOT / "tests" / "ts"
+    if shutil.which("npm") and not (ts / "node_modules").exists():
+        log("installing the TypeScript toolchain for the generated-client tests (npm ci)")
+        subprocess.run(["npm", "ci", "--prefix", str(ts), "--no-audit", "--no-fund"], check=False)
     return run(str(PY), "-m", "pytest", *argv)
 
 
