@@ -436,3 +436,39 @@ def presence_room_members(request, room: str) -> dict[str, list[str]]:
     """The server API from a server function: who is in a presence room, per user."""
     roster = PresenceRoomChannel.presence(room=room)
     return {key: [m.username for m in metas] for key, metas in roster.items()}
+
+
+# Security suite (issue 11) -------------------------------------------------------------
+
+
+class GuardedChannel(ReactChannel):
+    """authorize() by mode: "open", "closed" (False), "raise", "staff"."""
+
+    class Params(BaseModel):
+        mode: str
+
+    class DjangoMessage(BaseModel):
+        text: str
+
+    def authorize(self, params):
+        if params.mode == "raise":
+            raise RuntimeError("secret internals of authorize")
+        if params.mode == "closed":
+            return False
+        if params.mode == "staff":
+            return self.user.is_staff
+        return True
+
+    def group(self, params):
+        return params.mode
+
+
+class Credentials(BaseModel):
+    username: str
+    password: str
+
+
+@client(websocket=True)
+def nested_secrets(request, creds: Credentials, items: list[dict[str, str]]) -> bool:
+    """Secrets inside a model argument and inside a list: logs must never show them."""
+    return True
