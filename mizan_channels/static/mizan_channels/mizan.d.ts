@@ -111,11 +111,32 @@ export interface CallOptions {
   timeout?: number;
 }
 
-export interface SubscribeOk {
+/** Who is subscribed to a channel with presence: user key -> connection ref -> that
+ *  connection's metadata (the channel's PresenceMeta; `{id, username}` by default). A user
+ *  is present while their entry holds a ref. Keys are user pks as strings, `anon:...` for
+ *  anonymous visitors. */
+export type Roster<P = unknown> = Record<string, Record<string, P>>;
+
+/** A `presence` frame (or the roster of an `ok`): a diff, or the whole roster (`state`). */
+export interface PresenceFrame<P = unknown> {
+  t?: "presence";
+  sub?: number;
+  seq?: number;
+  joins?: Roster<P>;
+  leaves?: Record<string, string[]>;
+  state?: Roster<P>;
+}
+
+/** The roster with `frame` applied, as a new object (unchanged entries are shared). */
+export declare function applyPresence<P = unknown>(roster: Roster<P> | null, frame: PresenceFrame<P>): Roster<P>;
+
+export interface SubscribeOk<P = unknown> {
   sub: number;
   epoch: string;
   seq: number;
   recovered?: boolean;
+  /** Channels with presence: the roster, exact at stream position `seq`. */
+  presence?: { seq: number; state: Roster<P> };
   [extra: string]: unknown;
 }
 
@@ -130,7 +151,16 @@ export interface ResyncInfo<M> {
   sub: Subscription<M>;
 }
 
-export interface SubscriptionHandlers<M> {
+export interface PresenceInfo<M, P> {
+  /** Keys of users who appeared, and of users whose last connection left. */
+  joined: string[];
+  left: string[];
+  /** True when the roster was replaced whole (the `ok` of a (re)subscription, or after a resync). */
+  reset: boolean;
+  sub: Subscription<M, unknown, unknown, P>;
+}
+
+export interface SubscriptionHandlers<M, P = unknown> {
   onMessage?: (data: M, info: MessageInfo<M>) => void;
   /** Something may have been missed: refetch what this subscription shows. */
   onResync?: (info: ResyncInfo<M>) => void;
@@ -138,9 +168,11 @@ export interface SubscriptionHandlers<M> {
   onEnd?: (reason: string) => void;
   /** Subscribing failed (ForbiddenError, InvalidParamsError...); the subscription is over. */
   onError?: (error: MizanError) => void;
+  /** Channels with presence: the roster after each change (a new object every time). */
+  onPresence?: (roster: Roster<P>, info: PresenceInfo<M, P>) => void;
 }
 
-export declare class Subscription<M = unknown, S = unknown, R = unknown> {
+export declare class Subscription<M = unknown, S = unknown, R = unknown, P = unknown> {
   readonly channel: string;
   readonly params: Record<string, unknown>;
   /** The `sub` frame's id on the current socket (changes on reconnect). */
@@ -149,8 +181,11 @@ export declare class Subscription<M = unknown, S = unknown, R = unknown> {
   readonly seq: number | null;
   readonly active: boolean;
   readonly acked: boolean;
-  /** The first `ok` ({sub, epoch, seq}); rejects if subscribing fails. */
-  readonly ready: Promise<SubscribeOk>;
+  /** Channels with presence: who is subscribed, kept current; null before the first `ok` and
+   *  on channels without presence. While reconnecting it is the last roster known. */
+  readonly roster: Roster<P> | null;
+  /** The first `ok` ({sub, epoch, seq, presence?}); rejects if subscribing fails. */
+  readonly ready: Promise<SubscribeOk<P>>;
   /** A client message (channels with a ReactMessage); resolves with `receive()`'s reply. */
   send(data: S, options?: CallOptions): Promise<R>;
   unsubscribe(): void;
@@ -192,11 +227,11 @@ export declare class Mizan {
     options?: CallOptions,
   ): Promise<R>;
   http<R = unknown, A extends object = Record<string, unknown>>(fn: string, args?: A): Promise<R>;
-  subscribe<M = unknown, S = unknown, R = unknown>(
+  subscribe<M = unknown, S = unknown, R = unknown, P = unknown>(
     channel: string,
     params?: Record<string, unknown>,
-    handlers?: SubscriptionHandlers<M>,
-  ): Subscription<M, S, R>;
+    handlers?: SubscriptionHandlers<M, P>,
+  ): Subscription<M, S, R, P>;
   context<T extends Record<string, unknown> = Record<string, unknown>>(name: string): ContextStore<T>;
   onInvalidate(key: InvalidationKey, listener: (key: InvalidationKey, info: InvalidationInfo) => void): () => void;
   onState(listener: (state: ConnectionState, client: Mizan) => void): () => void;

@@ -8,6 +8,8 @@
  * telling the subscriber to refetch), and refetches its contexts, because invalidations
  * sent while it was away are lost. Nothing is silently missed: every gap the runtime can
  * see (a `resync` frame, a jump in `seq`, a reconnect) reaches the page as a refetch.
+ * On channels with presence, each subscription also keeps the roster of who is subscribed
+ * (`sub.roster`, `onPresence`), from the `ok` and the `presence` frames that follow it.
  *
  *   import { Mizan } from "/static/mizan_channels/mizan.js";
  *   const mizan = new Mizan();                       // same origin, session cookie
@@ -130,6 +132,28 @@ export function csrfToken(cookieName = "csrftoken", doc = globalThis.document) {
   }
   const input = doc?.querySelector?.("input[name=csrfmiddlewaretoken]");
   return input ? input.value : "";
+}
+
+/** A presence roster with a `presence` frame applied (docs/protocol.md, "Presence"), as a
+ *  new object: `state` replaces it; otherwise `leaves`, then `joins`. A user whose last
+ *  connection left is removed. Entries that didn't change are shared, so UI code can
+ *  compare by identity. */
+export function applyPresence(roster, frame) {
+  if (frame.state && typeof frame.state === "object") {
+    const next = {};
+    for (const [key, refs] of Object.entries(frame.state)) next[key] = { ...refs };
+    return next;
+  }
+  const next = { ...(roster ?? {}) };
+  for (const [key, refs] of Object.entries(frame.leaves ?? {})) {
+    if (!next[key]) continue;
+    const entry = { ...next[key] };
+    for (const ref of refs) delete entry[ref];
+    if (Object.keys(entry).length) next[key] = entry;
+    else delete next[key];
+  }
+  for (const [key, refs] of Object.entries(frame.joins ?? {})) next[key] = { ...next[key], ...refs };
+  return next;
 }
 
 function keyId(key) {
@@ -262,6 +286,12 @@ export class Subscription {
     this.seq = null;
     this.active = true;
     this.acked = false;
+    /** Who is subscribed ({user key: {connection ref: metadata}}), on channels with presence;
+     *  null until the first `ok`, and on channels without presence. */
+    this.roster = null;
+    this._floor = null; // the roster is exact up to this stream position
+    this._early = null; // positions and presence frames that came before this socket's `ok`
+    this._replacing = false;
     this._everAcked = false;
     this._ackWaiters = [];
     this.ready = new Promise((resolve, reject) => {
@@ -301,30 +331,60 @@ export class Subscription {
     return new Promise((resolve, reject) => this._ackWaiters.push({ resolve, reject }));
   }
 
-  _subscribe(ws) {
+  /** Send `sub` on `ws`. `replaces`: the id of this subscription's current server-side
+   *  subscription, kept until the new one is acknowledged (one connection of the same group,
+   *  so the roster doesn't flicker), then unsubscribed. */
+  _subscribe(ws, replaces = null) {
     if (this.id !== null) this.client._subById.delete(this.id);
     this.acked = false;
+    this._replacing = replaces !== null;
+    this._early = { seq: null, presence: [] };
     const frame = { t: "sub", ch: this.channel, params: this.params };
-    const resuming = this._everAcked && this.epoch !== null && this.seq !== null;
+    const resuming = replaces === null && this._everAcked && this.epoch !== null && this.seq !== null;
     if (resuming) frame.since = { epoch: this.epoch, seq: this.seq };
     const { id, promise } = this.client._requestOn(ws, frame);
     this.id = id;
     this.client._subById.set(id, this);
+    const release = () => {
+      if (replaces !== null && this.client._ws === ws) this.client._requestOn(ws, { t: "unsub", sub: replaces }).promise.catch(() => {});
+    };
     promise.then(
       (data) => {
-        if (!this.active || this.id !== id) return;
+        release();
+        if (this.id !== id) return;
+        if (!this.active) {
+          // Unsubscribed before the server answered: end it there too (or its connection
+          // would stay in the roster until the socket closes).
+          if (this.client._ws === ws) this.client._requestOn(ws, { t: "unsub", sub: id }).promise.catch(() => {});
+          return;
+        }
         this.acked = true;
-        if (!(resuming && data?.recovered)) {
+        this._replacing = false;
+        const recovered = resuming && data?.recovered;
+        const early = this._early;
+        this._early = null;
+        if (!recovered) {
+          // Messages may precede the `ok` of a channel with presence (its roster is read
+          // after joining the stream): positions continue from the last of them.
           this.epoch = data?.epoch ?? null;
-          this.seq = data?.seq ?? null;
+          this.seq = Math.max(data?.seq ?? -1, early.seq ?? -1);
+          if (this.seq < 0) this.seq = null;
         } // else: the missed messages follow, numbered from our old position on
+        const presence = data?.presence;
+        if (presence && typeof presence === "object") {
+          this._floor = typeof presence.seq === "number" ? presence.seq : null;
+          this._setRoster(applyPresence(null, { state: presence.state ?? {} }), true);
+          for (const f of early.presence) this._presence(f);
+        }
         const first = !this._everAcked;
         this._everAcked = true;
         for (const waiter of this._ackWaiters.splice(0)) waiter.resolve();
         if (first) this._resolveReady(data);
+        else if (replaces !== null) this._resync("gap");
         else if (!data?.recovered) this._resync("reconnect");
       },
       (err) => {
+        if (!(err instanceof ConnectionLostError)) release();
         if (!this.active || this.id !== id) return;
         if (err instanceof ConnectionLostError) return; // subscribed again after reconnecting
         this._finish();
@@ -334,23 +394,74 @@ export class Subscription {
     );
   }
 
-  _deliver(frame) {
-    const seq = frame.seq;
-    if (typeof seq === "number" && this.seq !== null) {
-      if (seq <= this.seq) return; // already delivered (replayed)
-      if (seq !== this.seq + 1) {
-        this.seq = seq;
-        this._resync("gap");
-      }
+  /** Where `seq` stands against the positions seen: "old" (delivered already), "gap"
+   *  (something was skipped), "next", or "early" (before the `ok`, which says where
+   *  positions continue). Positions up to the roster's floor may have been presence changes
+   *  folded into the roster, so skipping them is no gap. */
+  _position(seq) {
+    if (typeof seq !== "number") return "next";
+    if (!this.acked) {
+      // Before the `ok`: the position to continue from isn't known yet.
+      this._early.seq = Math.max(this._early.seq ?? -1, seq);
+      return "early";
     }
-    if (typeof seq === "number") this.seq = seq;
-    this._call("onMessage", frame.data, { seq, sub: this });
+    if (this.seq === null) {
+      this.seq = seq;
+      return "next";
+    }
+    if (seq <= this.seq) return "old";
+    const skipped = seq !== this.seq + 1 && !(this._floor !== null && seq - 1 <= this._floor);
+    this.seq = seq;
+    return skipped ? "gap" : "next";
+  }
+
+  _deliver(frame) {
+    const at = this._position(frame.seq);
+    if (at === "old") return; // already delivered (replayed)
+    if (at === "gap") this._lostTrack();
+    this._call("onMessage", frame.data, { seq: frame.seq, sub: this });
+  }
+
+  /** A `presence` frame: a diff, or the whole roster after a resync. */
+  _presence(frame) {
+    if (!this.acked) {
+      this._early?.presence.push(frame);
+      return;
+    }
+    if (frame.state) {
+      // Exact at its position; messages numbered below it may still follow.
+      if (typeof frame.seq === "number") this._floor = Math.max(this._floor ?? -1, frame.seq);
+      this._setRoster(applyPresence(this.roster, frame), true);
+      return;
+    }
+    if (this._floor !== null && typeof frame.seq === "number" && frame.seq <= this._floor) return;
+    const at = this._position(frame.seq);
+    if (at === "old") return;
+    this._setRoster(applyPresence(this.roster, frame), false);
+    if (at === "gap") this._lostTrack();
+  }
+
+  /** A skipped position: a message, or a presence change, may be lost. Messages are
+   *  refetched (onResync); a roster can only be read again by subscribing again. */
+  _lostTrack() {
+    const ws = this.client._ws;
+    if (this.roster !== null && this.client.state === "open" && ws && !this._replacing) this._subscribe(ws, this.id);
+    else this._resync("gap");
+  }
+
+  _setRoster(roster, reset) {
+    const before = this.roster ?? {};
+    this.roster = roster;
+    const joined = Object.keys(roster).filter((key) => !(key in before));
+    const left = Object.keys(before).filter((key) => !(key in roster));
+    this._call("onPresence", roster, { joined, left, reset, sub: this });
   }
 
   _resync(reason, epoch) {
     if (epoch !== undefined) {
       this.epoch = epoch;
       this.seq = null; // positions continue in the new epoch; the next msg sets them
+      this._floor = null; // a `state` frame follows on channels with presence
     }
     this._call("onResync", { reason, sub: this });
   }
@@ -443,8 +554,9 @@ export class Mizan {
   }
 
   /** Subscribe to channel `channel` with `params`. Handlers: onMessage(data, info),
-   *  onResync({reason}), onEnd(reason), onError(err). `sub.ready` resolves with the
-   *  first `ok` data ({sub, epoch, seq}) or rejects (e.g. ForbiddenError). */
+   *  onResync({reason}), onEnd(reason), onError(err), and on channels with presence
+   *  onPresence(roster, {joined, left, reset}). `sub.ready` resolves with the first `ok`
+   *  data ({sub, epoch, seq, presence?}) or rejects (e.g. ForbiddenError). */
   subscribe(channel, params = {}, handlers = {}) {
     if (this.state === "closed") throw new ClientClosedError("This client was closed.");
     const sub = new Subscription(this, channel, params, handlers);
@@ -654,6 +766,9 @@ export class Mizan {
       }
       case "msg":
         this._subById.get(f.sub)?._deliver(f);
+        break;
+      case "presence":
+        this._subById.get(f.sub)?._presence(f);
         break;
       case "inv":
         if (Array.isArray(f.keys)) this._invalidate(f.keys, f.aud);
