@@ -5,6 +5,9 @@
         sub = await c.subscribe("chat", room="lobby")
         message = await sub.next()
 
+On channels with presence, `sub.roster` ({user key: {ref: meta}}) is kept current from the
+`ok` and the `presence` frames (`sub.on_presence`, `sub.wait_roster`).
+
 Errors arrive as `RemoteError` carrying the protocol's code. With `reconnect=True` (default)
 a lost connection is re-established with backoff and jitter, the token re-sent, and every
 subscription resumed; each one is then told to refetch (its `on_resync` runs), as are the
@@ -26,10 +29,12 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from . import protocol
+from .presence import apply_diff
 
 logger = logging.getLogger("mizan_channels.remote")
 
 Handler = Callable[[dict[str, Any]], Awaitable[None] | None]
+Roster = dict[str, dict[str, Any]]  # user key -> connection ref -> that connection's metadata
 
 
 class RemoteError(Exception):
@@ -62,6 +67,15 @@ class Subscription:
         self.ended: str | None = None
         #: Called (sync or async) when the server says messages may have been missed.
         self.on_resync: Callable[[], Awaitable[None] | None] | None = None
+        #: Channels with presence: who is subscribed (docs/presence.md); else None.
+        self.roster: Roster | None = None
+        #: Called (sync or async) with the roster on each change after `subscribe()` returned.
+        self.on_presence: Callable[[Roster], Awaitable[None] | None] | None = None
+        self._acked = self._resuming = False
+        self._early_seq = 0  # the last position seen before this socket's `ok`
+        self._early_presence: list[dict[str, Any]] = []
+        self._floor = -1  # the roster is exact up to this position
+        self._presence_changed = asyncio.Event()
 
     async def next(self, timeout: float | None = 10.0) -> Any:
         return await asyncio.wait_for(self.messages.get(), timeout)
@@ -72,6 +86,45 @@ class Subscription:
     async def _iter(self) -> AsyncIterator[Any]:
         while self.ended is None:
             yield await self.messages.get()
+
+    async def wait_roster(self, done: Callable[[Roster], bool], timeout: float = 10.0) -> Roster:
+        """The roster once `done(roster)` holds; TimeoutError after `timeout` seconds."""
+        async with asyncio.timeout(timeout):
+            while self.roster is None or not done(self.roster):
+                self._presence_changed.clear()
+                await self._presence_changed.wait()
+        return self.roster
+
+    def _on_ok(self, data: dict[str, Any], resuming: bool) -> None:
+        """This socket's `ok`: positions, then the roster and presence frames that overtook it."""
+        self._acked = True
+        if not (resuming and data.get("recovered")):
+            # Messages may precede the `ok` of a channel with presence: continue after them.
+            self.epoch = data.get("epoch", "")
+            self.seq = max(data.get("seq", 0), self._early_seq)
+        presence = data.get("presence")
+        if isinstance(presence, dict):
+            self.roster = {}
+            apply_diff(self.roster, {"state": presence.get("state") or {}})
+            self._floor = presence.get("seq", -1)
+            early, self._early_presence = self._early_presence, []
+            for frame in early:
+                self._apply_presence(frame)
+            self._presence_changed.set()
+
+    def _apply_presence(self, frame: dict[str, Any]) -> Roster | None:
+        """Apply a `presence` frame; the roster, or None if the frame was in it already."""
+        seq = frame.get("seq", 0)
+        if "state" in frame:
+            self._floor = seq
+        elif seq <= self._floor:
+            return None
+        else:
+            self.seq = seq  # positions are shared with messages
+        assert self.roster is not None
+        apply_diff(self.roster, frame)
+        self._presence_changed.set()
+        return self.roster
 
     async def send(self, data: Any) -> Any:
         return await self.client.request({"t": "send", "sub": self.id, "data": data})
@@ -176,6 +229,12 @@ class Client:
     async def _dispatch(self, frame: dict[str, Any], hello: asyncio.Future[dict[str, Any]]) -> None:
         t = frame.get("t")
         if t in ("ok", "err", "pong"):
+            sub = self.subscriptions.get(frame.get("id"))  # type: ignore[arg-type]
+            if t == "ok" and sub is not None and not sub._acked:
+                # Before the reply resolves: later frames of this subscription build on it.
+                sub._on_ok(frame.get("data") or {}, resuming=sub._resuming)
+                if sub.roster is not None and sub.on_presence is not None:  # a resubscription
+                    await _maybe_await(sub.on_presence(sub.roster))
             fut = self._pending.pop(frame.get("id"), None)  # type: ignore[arg-type]
             if fut is None or fut.done():
                 if t == "err":
@@ -190,7 +249,15 @@ class Client:
             sub = self.subscriptions.get(frame["sub"])
             if sub is not None:
                 sub.seq = frame.get("seq", sub.seq)
+                if not sub._acked:
+                    sub._early_seq = max(sub._early_seq, sub.seq)
                 sub.messages.put_nowait(frame["data"])
+        elif t == "presence":
+            sub = self.subscriptions.get(frame["sub"])
+            if sub is not None and (not sub._acked or sub.roster is None):
+                sub._early_presence.append(frame)
+            elif sub is not None and (roster := sub._apply_presence(frame)) is not None:
+                await _maybe_await(sub.on_presence(roster) if sub.on_presence else None)
         elif t == "inv":
             self.invalidations.put_nowait(frame)
             for handler in self.on_invalidate:
@@ -201,6 +268,7 @@ class Client:
                 if sub is not None:
                     sub.resyncs += 1
                     sub.epoch = frame.get("epoch", sub.epoch)
+                    sub._floor = -1  # a new epoch's positions; a `state` frame follows
                     if sub.on_resync is not None:
                         await _maybe_await(sub.on_resync())
             for handler in self.on_resync:
@@ -283,6 +351,8 @@ class Client:
             frame["since"] = {"epoch": since[0], "seq": since[1]}
         frame_id = next(self._ids)
         sub.id = frame_id
+        sub._acked, sub._early_seq, sub._early_presence = False, 0, []
+        sub._resuming = "since" in frame
         self.subscriptions[frame_id] = sub  # before the reply: msg frames may follow at once
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[frame_id] = fut
@@ -295,9 +365,6 @@ class Client:
             raise
         finally:
             self._pending.pop(frame_id, None)
-        if not data.get("recovered"):
-            sub.epoch = data.get("epoch", "")
-            sub.seq = data.get("seq", 0)
         return bool(data.get("recovered"))
 
     async def unsubscribe(self, sub: Subscription) -> None:
