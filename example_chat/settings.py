@@ -86,6 +86,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "mizan_channels",
+    # Sign-in, sign-out and sign-up through allauth, called as server functions
+    # (mizan_channels.contrib.allauth, enabled in chat/apps.py; docs/allauth.md).
+    "allauth",
+    "allauth.account",
     "example_chat.chat",
 ]
 MIDDLEWARE = [
@@ -94,6 +98,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -158,6 +163,15 @@ if REDIS_URL:
     MIZAN_CACHE_REDIS_URL = REDIS_URL
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+# allauth mails password resets and address confirmations; in development they are printed.
+EMAIL_BACKEND = os.environ.get(
+    "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
+)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

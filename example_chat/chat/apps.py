@@ -16,4 +16,10 @@ class ChatConfig(AppConfig):
         # Imports example_chat/chat/clients.py: its @client functions are registered and
         # its ReactChannel subclasses register themselves.
         mizan_clients(self.label)
+        from mizan_channels.contrib.allauth import enable
+
         from . import forms  # noqa: F401  (declaring RoomForm registers create_room.*)
+
+        # auth.session (context "global"), auth.sign_in, auth.sign_out, ...: the login page
+        # and the log-out button call these (docs/allauth.md).
+        enable()

@@ -11,7 +11,11 @@ non-member that a restricted room exists.
 - `room_messages`: a room's recent history, for first paint and after a resync.
 - `post_message`: stores, pushes on `ChatChannel` and invalidates the message counts: "rooms"
   for everyone, "user" for the poster's tabs and, for a restricted room, for its members.
-- `ChatChannel` (messages of a room) and `TypingChannel` (who is typing; clients `send`).
+- `ChatChannel` (messages of a room) and `TypingChannel` (who is typing; clients `send`; and,
+  with presence, who has the room open).
+
+Signing in and out are allauth's flows as server functions (`auth.session`, `auth.sign_in`,
+`auth.sign_out`, ...), registered by `mizan_channels.contrib.allauth.enable()` in apps.py.
 """
 
 from __future__ import annotations
@@ -153,7 +157,15 @@ class TypingOut(BaseModel):
 
 
 class TypingChannel(ReactChannel):
-    """Who is typing in a room. Clients `send` {typing}; everyone in the room hears it."""
+    """Who is typing in a room, and who has it open. Clients `send` {typing}; everyone in the
+    room hears it. Its presence roster lists each subscriber's `{id, username}` (a user's tabs
+    count once) and tells the room who arrives and leaves.
+
+    Presence is here rather than on ChatChannel because ChatChannel keeps history: presence
+    changes take stream positions that history can't replay, so a reconnecting page would
+    refetch the messages whenever someone came or went meanwhile (docs/presence.md, Limits)."""
+
+    presence = True
 
     class Params(BaseModel):
         room: RoomSlug

@@ -41,8 +41,12 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.core.management import call_command
 call_command("seed_demo")
 from example_chat.chat.models import Room
-for slug in ["hall", "relay"]:  # rooms of their own for tests sharing a server
+for slug in ["hall", "relay", "porch", "stoop"]:  # rooms of their own for tests sharing a server
     Room.objects.create(slug=slug, title=slug.title())
+vault = Room.objects.create(slug="vault", title="Vault", restricted=True)
+vault.members.add(get_user_model().objects.get(username="ann"))
+# Locked out by the rate-limit test; nobody else signs in as cat.
+get_user_model().objects.create_user("cat", password="e2e-demo-password")
 keys = {}
 for user in get_user_model().objects.filter(username__in=["ann", "bob"]):
     session = SessionStore()

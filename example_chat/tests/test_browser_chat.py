@@ -57,6 +57,7 @@ def test_two_users_see_each_others_messages_live(chat_server: Daphne, people: Br
         post(ann, "great! mizan pushes this to every tab, live")
         wait_message(bob, "mizan pushes this")
         room_count(ann, "lobby", "3")
+        ann.page.locator("#online[data-users='ann,bob']").wait_for()  # presence in the header
         SCREENSHOT.parent.mkdir(exist_ok=True)
         ann.page.screenshot(path=str(SCREENSHOT))
         assert SCREENSHOT.stat().st_size > 10_000

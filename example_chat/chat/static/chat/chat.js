@@ -2,15 +2,20 @@
 //
 // Contexts "global", "rooms" and "user" arrive hydrated in the HTML and are refetched by the
 // runtime when the server invalidates them. The open room is two subscriptions (its
-// messages, and who is typing); its history is fetched after subscribing and again on every
-// resync, and messages are merged by id, so the overlap of history and live pushes shows
-// each message once.
+// messages, and who is typing, whose presence roster says who has the room open); its
+// history is fetched after subscribing and again on every resync, and messages are merged by
+// id, so the overlap of history and live pushes shows each message once.
+//
+// Signing out is allauth's flow as a server function (`auth.sign_out`). Every other tab of the
+// session follows on its own: its socket turns anonymous, its subscriptions end, and its
+// "global" context is refetched, whose `auth.session` then sends the tab to the login page.
 
 import { InvalidParamsError, Mizan } from "../mizan_channels/mizan.js";
 
 const $ = (selector) => document.querySelector(selector);
 const mizan = new Mizan({ prefix: document.body.dataset.mizanPrefix || "/api/mizan/" });
-window.chat = { mizan }; // for the console and the end-to-end tests
+// For the console and the end-to-end tests: the client, and the open room's state.
+window.chat = { mizan, room: () => current };
 
 const status = $("#status");
 const LABELS = { connecting: "connecting…", open: "live", reconnecting: "reconnecting…", closed: "offline" };
@@ -21,8 +26,30 @@ mizan.onState((state) => {
 });
 
 const me = mizan.context("global");
+let leaving = false;
 me.subscribe((data) => {
+  const session = data["auth.session"];
+  if (session && !session.authenticated) return toLogin();
   $("#me").textContent = data.current_user ? data.current_user.username : "nobody";
+});
+
+function toLogin() {
+  if (leaving) return;
+  leaving = true;
+  const next = `/${location.hash}`;
+  location.assign(`${document.body.dataset.loginUrl || "/login/"}?next=${encodeURIComponent(next)}`);
+}
+
+$("#logout").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  leaving = true; // this tab goes to the login page itself, without a `next`
+  try {
+    await mizan.http("auth.sign_out");
+  } catch (err) {
+    // Signed out or not, the login page is where this ends; tell the console why.
+    console.warn("sign-out failed:", err);
+  }
+  location.assign(document.body.dataset.loginUrl || "/login/");
 });
 
 // Rooms: the shared public list plus the restricted rooms this user belongs to.
@@ -112,6 +139,18 @@ function showRoomError(state, err) {
     err.code === "forbidden" ? "This room does not exist, or is not open to you." : `Error: ${err.message}`;
 }
 
+function renderOnline(state, roster) {
+  if (state !== current) return;
+  // One entry per user, however many tabs they have open; the metadata is {id, username}.
+  const names = Object.values(roster ?? {})
+    .map((connections) => Object.values(connections)[0]?.username)
+    .filter(Boolean)
+    .sort();
+  const online = $("#online");
+  online.dataset.users = names.join(",");
+  online.textContent = names.length ? `online: ${names.join(", ")}` : "";
+}
+
 function renderTyping(state) {
   const names = [...state.typers.keys()];
   $("#typing").textContent = names.length ? `${names.join(", ")} ${names.length > 1 ? "are" : "is"} typing…` : "\u00a0";
@@ -129,6 +168,7 @@ function openRoom(slug) {
   $("#messages").replaceChildren();
   $("#room-error").hidden = true;
   $("#room-title").textContent = slug;
+  renderOnline(state, null);
   renderTyping(state);
   renderRooms();
   state.messages = mizan.subscribe(
@@ -137,7 +177,12 @@ function openRoom(slug) {
     {
       onMessage: (m) => addMessage(state, m),
       onResync: () => loadHistory(state), // something may be missing: fetch what is there
-      onEnd: () => showRoomError(state, { code: "forbidden" }),
+      onEnd: (reason) => {
+        showRoomError(state, { code: "forbidden" });
+        // Ended because this socket is no longer signed in (signed out in another tab): ask
+        // who we are now, which sends the page to the login form.
+        if (reason === "unauthorized") me.refresh().catch(() => {});
+      },
       onError: (err) => showRoomError(state, err),
     },
   );
@@ -152,6 +197,8 @@ function openRoom(slug) {
         else state.typers.delete(user);
         renderTyping(state);
       },
+      onPresence: (roster) => renderOnline(state, roster),
+      onEnd: () => renderOnline(state, null),
       onError: () => {},
     },
   );
