@@ -10,10 +10,9 @@ import inspect
 import logging
 from typing import Any
 
-from channels.db import database_sync_to_async
-
 from .exceptions import Forbidden, Unauthorized
 from .registry import AuthRule
+from .threads import threaded
 
 logger = logging.getLogger("mizan_channels")
 
@@ -47,7 +46,7 @@ async def check(rule: AuthRule, request: Any, what: str) -> None:
         if inspect.iscoroutinefunction(rule):
             allowed = await rule(request)
         else:
-            allowed = await database_sync_to_async(rule, thread_sensitive=False)(request)
+            allowed = await threaded(rule)(request)
     except Exception:
         logger.warning("auth predicate of %s raised; refusing", what, exc_info=True)
         raise Forbidden() from None

@@ -10,7 +10,6 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from channels.db import database_sync_to_async
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticSerializationError
 
@@ -24,6 +23,7 @@ from .exceptions import (
     validation_details,
 )
 from .registry import FunctionSpec, registry
+from .threads import threaded
 
 logger = logging.getLogger("mizan_channels")
 
@@ -75,10 +75,10 @@ def lookup(name: str, transport: Transport) -> FunctionSpec:
 
 async def run(spec: FunctionSpec, request: Any, kwargs: dict[str, Any]) -> Any:
     """Run the function body: async awaited on the loop, sync in a worker thread (never
-    the loop; `thread_sensitive=False` so slow sync calls don't queue behind each other)."""
+    the loop)."""
     if spec.is_async:
         return await spec.fn(request, **kwargs)
-    return await database_sync_to_async(spec.fn, thread_sensitive=False)(request, **kwargs)
+    return await threaded(spec.fn)(request, **kwargs)
 
 
 def serialize(spec: FunctionSpec, result: Any) -> bytes:

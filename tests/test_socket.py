@@ -48,6 +48,15 @@ async def test_hello_is_first_frame() -> None:
         assert set(c.hello["epoch"]) == {"all"}
 
 
+async def test_hello_carries_the_ir_digest_the_generator_uses() -> None:
+    from mizan_channels import codegen, interface
+    from mizan_channels.ir import build_ir
+
+    interface.forget()
+    async with sock() as c:
+        assert c.hello["ir"] == codegen.digest(build_ir())
+
+
 async def test_sync_and_async_calls() -> None:
     async with sock() as c:
         assert await c.call("echo", text="hi") == {"message": "hi"}

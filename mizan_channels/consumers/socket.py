@@ -24,12 +24,11 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
-from channels.db import database_sync_to_async
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from .. import auth as auth_rules
-from .. import conf, identity, invalidation, mwt, protocol
+from .. import conf, identity, interface, invalidation, mwt, protocol
 from ..channels import ReactChannel
 from ..exceptions import (
     Forbidden,
@@ -48,6 +47,7 @@ from ..presence.conn import ConnPresence
 from ..registry import registry
 from ..request import SocketRequest
 from ..session import Limits, Reject, Session
+from ..threads import threaded
 
 logger = logging.getLogger("mizan_channels")
 
@@ -84,7 +84,7 @@ async def call_hook(fn: Callable[..., Any], *args: Any) -> Any:
     """Run a user hook that may be sync (in a worker thread) or async."""
     if inspect.iscoroutinefunction(fn):
         return await fn(*args)
-    return await database_sync_to_async(fn, thread_sensitive=False)(*args)
+    return await threaded(fn)(*args)
 
 
 class MizanConsumer:
@@ -176,7 +176,7 @@ class MizanConsumer:
         receive queue and are handled after."""
         await self._move_audiences(announce=False)
         epochs = {aud: self.session.cursors[stream].epoch for stream, aud in self.audiences.items()}
-        self._queue(protocol.hello(self.conn, epochs))
+        self._queue(protocol.hello(self.conn, epochs, ir=interface.digest()))
         if self.only is not None:
             params = dict(self.request.GET.items())
             self._spawn(self._standalone_sub(params))
@@ -288,18 +288,13 @@ class MizanConsumer:
             self._queue(protocol.pong(frame.id))
             self.session.done(frame)
             return
-        handlers: dict[type, Callable[[Any], Awaitable[Any]]] = {
-            protocol.Call: self._call,
-            protocol.Sub: self._sub,
-            protocol.Unsub: self._unsub,
-            protocol.Send: self._send,
-            protocol.Auth: self._auth,
-        }
-        self._spawn(self._reply(frame, handlers[type(frame)]))
+        self._spawn(self._reply(frame, HANDLERS[type(frame)]))
 
-    async def _reply(self, frame: Any, handler: Callable[[Any], Awaitable[Any]]) -> None:
+    async def _reply(
+        self, frame: Any, handler: Callable[[MizanConsumer, Any], Awaitable[Any]]
+    ) -> None:
         try:
-            data = await handler(frame)
+            data = await handler(self, frame)
             if data is not REPLIED:
                 self._queue(protocol.ok(frame.id, data))
         except MizanError as exc:
@@ -532,3 +527,13 @@ class MizanConsumer:
             self._queue(protocol.resync_aud(aud, epoch))
         for sub_id in self.stream_subs.get(stream, ()):
             self._queue(protocol.resync_sub(sub_id, epoch))
+
+
+#: Request frames and the coroutine that answers each (one table, built once).
+HANDLERS: dict[type, Callable[[MizanConsumer, Any], Awaitable[Any]]] = {
+    protocol.Call: MizanConsumer._call,
+    protocol.Sub: MizanConsumer._sub,
+    protocol.Unsub: MizanConsumer._unsub,
+    protocol.Send: MizanConsumer._send,
+    protocol.Auth: MizanConsumer._auth,
+}
