@@ -149,6 +149,7 @@ def documents(draw: st.DrawFn) -> Document:
                 draw(optional_struct),
                 draw(st.integers(0, 1000)),
                 draw(maybe_text),
+                presence=draw(optional_struct),
             )
             for name in draw(st.lists(text, unique=True, max_size=2))
         ]

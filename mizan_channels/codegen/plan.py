@@ -100,6 +100,8 @@ def make_plan(doc: Document) -> Plan:
         out_roots.append(c.server_message)
         if c.client_message:
             in_roots.append(c.client_message)
+        if c.presence:
+            out_roots.append(c.presence)
     for form in doc.forms:
         in_roots.append(form.fields_type)
         if form.output is not None:

@@ -146,11 +146,14 @@ def react(doc: Document, plan: Plan, ns: Namespace) -> list[str]:
     for c in sorted(doc.channels, key=lambda c: c.name):
         hook = ns.claim(f"use{pascal(c.name)}Channel", f'channel "{c.name}"')
         params, msg, client = channel_types(c, plan)
+        types = f"{msg}, {client}"
+        if c.presence is not None:
+            types += ", T." + plan.name(c.presence, "out")
         body += [
             *doc_comment(c.doc or f'Channel "{c.name}".'),
             f"export function {hook}(params: {params}, options: ChannelOptions<{msg}> = {{}}): "
-            f"ChannelResult<{msg}, {client}> {{",
-            f"  return useChannelSubscription<{params}, {msg}, {client}>("
+            f"ChannelResult<{types}> {{",
+            f"  return useChannelSubscription<{params}, {types}>("
             f"{json_string(hook + '()')}, {json_string(c.name)}, params, options);",
             "}",
             "",

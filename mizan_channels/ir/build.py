@@ -4,7 +4,8 @@ Names are fixed before any model is walked, so the result never depends on which
 happened to mention a model first: a function's input struct is named after its registered
 name (`list_rooms` -> `ListRoomsInput`), a `-> list[T]` output becomes the alias
 `ListRoomsOutput`, and a channel's nested `Params` / `DjangoMessage` / `ReactMessage`
-classes become `ChatParams` / `ChatMessage` / `ChatClientMessage`. Everything else keeps its
+classes become `ChatParams` / `ChatMessage` / `ChatClientMessage` (and a nested
+`PresenceMeta`, `ChatPresence`). Everything else keeps its
 class name, and two different classes wanting one name fail the export with both paths.
 """
 
@@ -119,6 +120,7 @@ def _settle_wire_names(
         types,
         [f.output for f in functions if f.output is not None]
         + [Ref(c.server_message) for c in channels]
+        + [Ref(c.presence) for c in channels if c.presence]
         + [f.output for f in forms if f.output is not None],
     )
     out = dict(types)
@@ -179,6 +181,7 @@ def _reserve_channel_names(walker: TypeWalker, name: str, cls: type[Any]) -> Non
         ("Params", "Params"),
         ("DjangoMessage", "Message"),
         ("ReactMessage", "ClientMessage"),
+        ("PresenceMeta", "Presence"),
     ):
         model = getattr(cls, attr, None)
         if _nested_in(model, cls):
@@ -250,12 +253,15 @@ def _channel(walker: TypeWalker, name: str, cls: type[Any]) -> Channel:
         walker.types[server] = Alias(server, walker.shape(message, f"{where}.DjangoMessage"))
     react = cls.ReactMessage
     client = walker.struct(react, f"{where}.ReactMessage") if react is not None else None
+    meta = getattr(getattr(cls, "presence", None), "model", None)
+    presence = walker.struct(meta, f"{where}.PresenceMeta") if meta is not None else None
     return Channel(
         name=name,
         params=params,
         server_message=server,
         client_message=client,
         history=cls.history,
+        presence=presence,
         doc=doc_of(cls),
     )
 

@@ -303,6 +303,9 @@ class _Differ:
             self.add(where, what, a.client_message is not None)
         if a.history != b.history:
             self.add(where, f"history {a.history} -> {b.history}", False)
+        if a.presence != b.presence:
+            # Clients that render the roster break when it goes away, not when it appears.
+            self.add(where, f"presence {a.presence} -> {b.presence}", a.presence is not None)
         if a.doc != b.doc:
             self.add(where, "doc changed", False)
 

@@ -71,6 +71,8 @@ Functions, channels, forms
         server-message NAME                struct or alias the server pushes
         client-message NAME                struct clients may send; absent when they can't
         history INT                        messages kept for replay; absent = 0
+        presence NAME                      struct of each connection's presence metadata;
+                                               absent = the channel has no presence
     }
     form NAME [title=STR] [submit-label=STR] [doc=STR] {
         fields NAME                        struct of the form's fields, with limits
@@ -91,7 +93,7 @@ a value of the wrong type, and a NAME that no declaration of the right kind defi
 reporting the line and column and what was expected.
 
 Departures from the design sketch (shared/design/ir.md), and why: `tuple`, `unique`,
-`output-name`, `has-default`, `shared` and `history` are additions the registry needs
+`output-name`, `has-default`, `shared`, `history` and `presence` are additions the registry needs
 said; booleans are KDL 1.0's `true` (kdl-py reads KDL 1.0); channel message types are named
 after the channel so every channel's nested `Params` gets its own name.
 """
@@ -271,6 +273,8 @@ def _channel(c: Channel) -> list[str]:
         kids.append(f"client-message {quote(c.client_message)}")
     if c.history:
         kids.append(f"history {value(c.history)}")
+    if c.presence is not None:
+        kids.append(f"presence {quote(c.presence)}")
     return _decl(f"channel {quote(c.name)}{_props(_doc(c.doc))}", kids)
 
 

@@ -239,6 +239,8 @@ class Channel:
     client_message: str | None = None
     history: int = 0
     doc: str | None = None
+    #: The struct of each connection's presence metadata; None when the channel has none.
+    presence: str | None = None
 
 
 @dataclass(frozen=True)

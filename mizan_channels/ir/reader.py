@@ -111,7 +111,7 @@ class _Reader(NodeReader):
         self.check(node, (1, 1), DOC_PROPS, children=True)
         kids = self.singles(node, _CHANNEL_CHILDREN)
         names: dict[str, str] = {}
-        for key in ("params", "server-message", "client-message"):
+        for key in ("params", "server-message", "client-message", "presence"):
             if key in kids:
                 names[key] = self.string_child(kids[key], "a type name")
                 kinds = (Struct,) if key != "server-message" else (Struct, Alias)
@@ -121,7 +121,7 @@ class _Reader(NodeReader):
                     kinds,
                     "a struct" if len(kinds) == 1 else "a struct or alias",
                 )
-            elif key != "client-message":
+            elif key not in ("client-message", "presence"):
                 self.fail(node, f"`channel` needs a `{key}` child")
         history = 0
         if "history" in kids:
@@ -136,6 +136,7 @@ class _Reader(NodeReader):
             names.get("client-message"),
             history,
             node.props.get("doc"),
+            presence=names.get("presence"),
         )
 
     def form(self, node: Any) -> Form:
@@ -255,7 +256,7 @@ _FUNCTION_CHILDREN = (
     "shared",
     "form",
 )
-_CHANNEL_CHILDREN = ("params", "server-message", "client-message", "history")
+_CHANNEL_CHILDREN = ("params", "server-message", "client-message", "history", "presence")
 
 
 def parse(text: str) -> Document:

@@ -9,6 +9,7 @@ import {
   type ContextStore,
   type InvalidationKey,
   type MizanOptions,
+  type Roster,
   type Subscription,
 } from "./mizan.js";
 import {
@@ -439,9 +440,12 @@ export interface ChannelOptions<M> {
   enabled?: boolean;
 }
 
-export interface ChannelResult<M, C> {
+export interface ChannelResult<M, C, R = never> {
   /** The most recent messages, oldest first. */
   messages: M[];
+  /** Channels with presence: who is subscribed (user key -> connection ref -> metadata),
+   *  kept current from the server's diffs; null before subscribing and without presence. */
+  roster: Roster<R> | null;
   last: M | undefined;
   status: "idle" | "subscribing" | "open" | "ended" | "error";
   error: MizanError | null;
@@ -452,12 +456,12 @@ export interface ChannelResult<M, C> {
 }
 
 /** Subscribe while mounted; the runtime subscribes again after every reconnect. */
-export function useChannelSubscription<P extends object, M, C>(
+export function useChannelSubscription<P extends object, M, C, R = never>(
   hook: string,
   channel: string,
   params: P,
   options: ChannelOptions<M> = {},
-): ChannelResult<M, C> {
+): ChannelResult<M, C, R> {
   const hub = useMizanHub(hook);
   const key = stableJson(params);
   const opts = React.useRef(options);
@@ -465,15 +469,18 @@ export function useChannelSubscription<P extends object, M, C>(
   const enabled = options.enabled ?? true;
   const [state, setState] = React.useState<{
     messages: M[];
-    status: ChannelResult<M, C>["status"];
+    roster: Roster<R> | null;
+    status: ChannelResult<M, C, R>["status"];
     error: MizanError | null;
     resyncs: number;
-  }>({ messages: [], status: "idle", error: null, resyncs: 0 });
-  const subRef = React.useRef<Subscription<M, C> | null>(null);
+  }>({ messages: [], roster: null, status: "idle", error: null, resyncs: 0 });
+  const subRef = React.useRef<Subscription<M, C, unknown, R> | null>(null);
   React.useEffect(() => {
     if (!enabled) return undefined;
-    setState({ messages: [], status: "subscribing", error: null, resyncs: 0 });
-    const sub = hub.client.subscribe<M, C>(channel, JSON.parse(key) as Record<string, unknown>, {
+    setState({ messages: [], roster: null, status: "subscribing", error: null, resyncs: 0 });
+    const params = JSON.parse(key) as Record<string, unknown>;
+    const sub = hub.client.subscribe<M, C, unknown, R>(channel, params, {
+      onPresence: (roster) => setState((s) => ({ ...s, roster })),
       onMessage: (data) => {
         const keep = opts.current.keep ?? 100;
         if (keep > 0) setState((s) => ({ ...s, messages: [...s.messages, data].slice(-keep) }));

@@ -133,6 +133,10 @@ export type Tick = Record<string, never>;
 
 export type TickerParams = Record<string, never>;
 
+export type TickerPresence = {
+  name: string;
+};
+
 export type TreeInput = {
   root: Node;
 };

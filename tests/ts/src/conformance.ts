@@ -15,6 +15,7 @@ import {
   useAddItem,
   useBoardChannel,
   useContactForm,
+  useTickerChannel,
   useMe,
   useSearchQuery,
   type Color,
@@ -121,5 +122,13 @@ export function hooks(): void {
   // @ts-expect-error only the form's fields
   form.set("nope", "x");
   const errs: string[] | undefined = form.errors.email;
-  void [name, titles, last, errs];
+  const ticker = useTickerChannel({ symbol: "X" } as never);
+  const online: string[] = Object.values(ticker.roster ?? {}).flatMap((conns) =>
+    Object.values(conns).map((meta) => meta.name),
+  );
+  // @ts-expect-error the roster carries the channel's presence metadata
+  const wrong: number = Object.values(ticker.roster ?? {})[0]?.["r"]?.name;
+  // @ts-expect-error channels without presence have no roster type
+  const none: string = Object.values(board.roster ?? {})[0]?.["r"]?.name;
+  void [name, titles, last, errs, online, wrong, none];
 }
