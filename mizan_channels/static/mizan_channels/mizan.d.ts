@@ -216,6 +216,9 @@ export declare class Mizan {
   readonly state: ConnectionState;
   /** The server's connection id (from `hello`). */
   readonly conn: string | null;
+  /** The last `hello` frame: protocol version `v`, `conn`, `epoch` and the server's IR
+   *  digest `ir` (compare with a generated client's `IR_DIGEST`). */
+  readonly hello: { t: "hello"; v: number; conn: string; epoch: unknown; ir?: string } | null;
   readonly epochs: Record<string, string>;
   /** Sockets that reached "open"; above 1 means the client has reconnected. */
   readonly connections: number;

@@ -494,6 +494,7 @@ export class Mizan {
     this.url = o.url || defaultUrl(o.path);
     this.state = "idle"; // idle | connecting | open | reconnecting | closed
     this.conn = null;
+    this.hello = null;
     this.epochs = {};
     this.connections = 0; // sockets that reached "open"; > 1 means it has reconnected
     this._ws = null;
@@ -749,6 +750,7 @@ export class Mizan {
     }
     switch (f.t) {
       case "hello":
+        this.hello = f;
         this.conn = f.conn;
         this.epochs = typeof f.epoch === "object" && f.epoch ? { ...f.epoch } : { "": f.epoch };
         this._handshake(ws).catch((err) => this._report(err, "handshake"));
