@@ -282,8 +282,9 @@ async def test_mwt_auth_frame() -> None:
         reply = await c.request({"t": "auth", "token": token})
         assert reply == {"t": "ok", "id": reply["id"], "data": None}
         assert await c.call("whoami") == "ann"
-        resync = await c.next_frame(lambda f: f["t"] == "resync")
-        assert resync["aud"] == "user"
+        resync = await c.next_frame(lambda f: f["t"] == "resync" and f.get("aud") == "user")
+        assert resync["epoch"]
+        await c.next_frame(lambda f: f["t"] == "resync" and f.get("aud") == "all")
 
 
 @pytest.mark.parametrize("mutate", ["tamper", "foreign", "garbage"])

@@ -103,12 +103,6 @@ def test_the_login_page_only_sends_people_back_to_this_site(chat_server: Daphne)
     assert next_of("") == "/"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="mizan_channels/consumers/socket.py: a sign-out leaves the socket with no new "
-    "audience to join, so _move_audiences announces no `resync` and a page without an "
-    "`unauthorized` subscription never refetches who it is (docs/allauth.md says it does)",
-)
 def test_a_tab_without_subscriptions_learns_of_a_sign_out_from_a_resync(
     chat_server: Daphne, people: Browsers
 ) -> None:

@@ -196,21 +196,27 @@ class MizanConsumer:
 
     async def _move_audiences(self, announce: bool = True) -> None:
         """Leave the audience streams the identity no longer has, join the new ones; with
-        `announce`, tell the client to resync each audience that changed."""
+        `announce`, and if anything moved, tell the client to resync every audience it now
+        has: a new identity may see different data anywhere (after a sign-out nothing new
+        is joined, yet the page must still refetch who it is)."""
         wanted = self._audience_streams()
         current = {aud: stream for stream, aud in self.audiences.items()}
+        moved = False
         for aud, stream in current.items():
             if wanted.get(aud) != stream:
+                moved = True
                 del self.audiences[stream]
                 self.session.cursors.pop(stream, None)
                 await self.hub.leave(stream, self)
         for aud, stream in wanted.items():
             if current.get(aud) != stream:
+                moved = True
                 epoch, seq = await self.hub.join(stream, self)
                 self.session.cursor(stream, epoch, seq)
                 self.audiences[stream] = aud
-                if announce:
-                    self._queue(protocol.resync_aud(aud, epoch))
+        if announce and moved:
+            for stream, aud in self.audiences.items():
+                self._queue(protocol.resync_aud(aud, self.session.cursors[stream].epoch))
 
     async def _cleanup(self) -> None:
         for task in list(self.tasks):
