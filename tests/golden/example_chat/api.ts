@@ -7,10 +7,11 @@ import type * as T from "./types";
 
 /** SHA-256 of the IR this client was generated from; the server reports its own in
  * `hello`, and `<MizanContext>` warns when they differ. */
-export const IR_DIGEST = "c6a3ea371f64613474174c43aef38388521b1030b78fc7f1550bb780b75b8db7";
+export const IR_DIGEST = "3e9a6dc7b907ef77e04742b8d429868a02b79958b9ef650d69f5fd256419f26b";
 
 /** Every function of context "global", by name. */
 export type GlobalContextData = {
+  "auth.session": T.AuthSession;
   "current_user": T.UserOut | null;
 };
 
@@ -37,6 +38,58 @@ export type UserContextData = {
 /** Context "user" (hydrated from the page when rendered there). */
 export function fetchUserContext(m: Mizan): Promise<UserContextData> {
   return m.context<UserContextData>("user").ready();
+}
+
+/** The signed-in user's email addresses, primary first, and which are verified. */
+export function callAuthEmailStatus(m: Mizan): Promise<T.AuthEmailStatusOutput> {
+  return m.call<T.AuthEmailStatusOutput>("auth.email_status", {});
+}
+
+/**
+ * Email a password reset link (or code) to the account with this address. Answers the
+ * same for an unknown address unless ACCOUNT_PREVENT_ENUMERATION is off.
+ */
+export function callAuthRequestPasswordReset(m: Mizan, args: T.AuthRequestPasswordResetInput): Promise<null> {
+  return m.call<null>("auth.request_password_reset", args);
+}
+
+/**
+ * Who this browser session is: the signed-in user, or anonymous with the stage a paused
+ * sign-in waits at. Over HTTP it also gives a visitor without a session one, so its sockets
+ * can follow a later sign-in.
+ */
+export function callAuthSession(m: Mizan): Promise<T.AuthSession> {
+  return m.call<T.AuthSession>("auth.session", {});
+}
+
+/**
+ * Sign in with a username or email address (as ACCOUNT_LOGIN_METHODS allows) and a
+ * password. A wrong password and an unknown account fail alike (invalid_params); repeated
+ * failures are rate_limited. From a browser, call it over HTTP: only an HTTP response can
+ * set the new session cookie. Every socket of the session follows the new user.
+ */
+export function callAuthSignIn(m: Mizan, args: T.AuthSignInInput): Promise<T.AuthSession> {
+  return m.call<T.AuthSession>("auth.sign_in", args);
+}
+
+/**
+ * Sign out this browser session (and drop a paused sign-in). Every socket of the session
+ * becomes anonymous; subscriptions that need a user end.
+ */
+export function callAuthSignOut(m: Mizan): Promise<T.AuthSession> {
+  return m.call<T.AuthSession>("auth.sign_out", {});
+}
+
+/**
+ * Create an account through allauth's signup form (ACCOUNT_SIGNUP_FIELDS says which
+ * arguments are required; `fields` carries a custom ACCOUNT_SIGNUP_FORM_CLASS's extra
+ * fields) and sign it in, or report the pending email verification. With allauth's
+ * enumeration prevention and mandatory verification, a taken email answers like a new
+ * account awaiting verification and the owner is emailed instead; otherwise it is an
+ * `email_taken` error at "email".
+ */
+export function callAuthSignUp(m: Mizan, args: T.AuthSignUpInput = {}): Promise<T.AuthSession> {
+  return m.call<T.AuthSession>("auth.sign_up", args);
 }
 
 export function callCreateRoomSchema(m: Mizan): Promise<T.FormSchema> {
@@ -80,7 +133,15 @@ export function subscribeChat(
   return m.subscribe<T.MessageOut, never>("chat", params, handlers);
 }
 
-/** Who is typing in a room. Clients `send` {typing}; everyone in the room hears it. */
+/**
+ * Who is typing in a room, and who has it open. Clients `send` {typing}; everyone in the
+ * room hears it. Its presence roster lists each subscriber's `{id, username}` (a user's tabs
+ * count once) and tells the room who arrives and leaves.
+ *
+ * Presence is here rather than on ChatChannel because ChatChannel keeps history: presence
+ * changes take stream positions that history can't replay, so a reconnecting page would
+ * refetch the messages whenever someone came or went meanwhile (docs/presence.md, Limits).
+ */
 export function subscribeTyping(
   m: Mizan,
   params: T.TypingParams,
@@ -99,6 +160,22 @@ export function mizanQueryKey(kind: "fn" | "ctx", name: string, args?: object): 
   return args === undefined ? ["mizan", kind, name] : ["mizan", kind, name, args];
 }
 
+/** TanStack Query options for `auth.email_status`. */
+export function authEmailStatusQuery(m: Mizan) {
+  return {
+    queryKey: mizanQueryKey("fn", "auth.email_status", {}),
+    queryFn: () => callAuthEmailStatus(m),
+  };
+}
+
+/** TanStack Query options for `auth.request_password_reset`. */
+export function authRequestPasswordResetQuery(m: Mizan, args: T.AuthRequestPasswordResetInput) {
+  return {
+    queryKey: mizanQueryKey("fn", "auth.request_password_reset", args),
+    queryFn: () => callAuthRequestPasswordReset(m, args),
+  };
+}
+
 /** TanStack Query options for `room_messages`. */
 export function roomMessagesQuery(m: Mizan, args: T.RoomMessagesInput) {
   return {
@@ -111,8 +188,8 @@ export function roomMessagesQuery(m: Mizan, args: T.RoomMessagesInput) {
  * query made with `mizanQueryKey` stays as fresh as the built-in hooks. Returns a
  * function that disconnects. */
 export function connectQueryClient(m: Mizan, client: QueryClientLike): () => void {
-  const fns: readonly string[] = ["room_messages"];
-  const contextOf = new Map<string, string>([["current_user", "global"], ["my_rooms", "user"], ["room_list", "rooms"]]);
+  const fns: readonly string[] = ["auth.email_status", "auth.request_password_reset", "room_messages"];
+  const contextOf = new Map<string, string>([["auth.session", "global"], ["current_user", "global"], ["my_rooms", "user"], ["room_list", "rooms"]]);
   const contexts: readonly string[] = ["global", "rooms", "user"];
   const offs: (() => void)[] = [];
   const stale = (kind: "fn" | "ctx", name: string) => () => {

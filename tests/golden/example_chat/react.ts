@@ -17,6 +17,12 @@ import {
   IR_DIGEST,
   type RoomsContextData,
   type UserContextData,
+  callAuthEmailStatus,
+  callAuthRequestPasswordReset,
+  callAuthSession,
+  callAuthSignIn,
+  callAuthSignOut,
+  callAuthSignUp,
   callCurrentUser,
   callMyRooms,
   callPostMessage,
@@ -524,6 +530,68 @@ export function stableJson(value: unknown): string {
 
 // Generated hooks ---------------------------------------------------------------
 
+/** The signed-in user's email addresses, primary first, and which are verified. */
+export function useAuthEmailStatus(): MutationResult<[], T.AuthEmailStatusOutput> {
+  return useMutationCall("useAuthEmailStatus()", (m: Mizan, ...args: []) => callAuthEmailStatus(m), []);
+}
+
+/** `auth.email_status` while mounted; refetched when it is invalidated. */
+export function useAuthEmailStatusQuery(options: { enabled?: boolean } = {}): QueryResult<T.AuthEmailStatusOutput> {
+  return useQueryCall<T.AuthEmailStatusOutput>("useAuthEmailStatusQuery()", "auth.email_status", {}, (m) => callAuthEmailStatus(m), options.enabled);
+}
+
+/**
+ * Email a password reset link (or code) to the account with this address. Answers the
+ * same for an unknown address unless ACCOUNT_PREVENT_ENUMERATION is off.
+ */
+export function useAuthRequestPasswordReset(): MutationResult<[args: T.AuthRequestPasswordResetInput], null> {
+  return useMutationCall("useAuthRequestPasswordReset()", (m: Mizan, ...args: [args: T.AuthRequestPasswordResetInput]) => callAuthRequestPasswordReset(m, ...args), []);
+}
+
+/** `auth.request_password_reset` while mounted; refetched when it is invalidated. */
+export function useAuthRequestPasswordResetQuery(args: T.AuthRequestPasswordResetInput, options: { enabled?: boolean } = {}): QueryResult<null> {
+  return useQueryCall<null>("useAuthRequestPasswordResetQuery()", "auth.request_password_reset", args, (m) => callAuthRequestPasswordReset(m, args), options.enabled);
+}
+
+/**
+ * Who this browser session is: the signed-in user, or anonymous with the stage a paused
+ * sign-in waits at. Over HTTP it also gives a visitor without a session one, so its sockets
+ * can follow a later sign-in.
+ */
+export function useAuthSession(): ContextResult<T.AuthSession> {
+  return useContextValue<T.AuthSession>("useAuthSession()", "global", "auth.session");
+}
+
+/**
+ * Sign in with a username or email address (as ACCOUNT_LOGIN_METHODS allows) and a
+ * password. A wrong password and an unknown account fail alike (invalid_params); repeated
+ * failures are rate_limited. From a browser, call it over HTTP: only an HTTP response can
+ * set the new session cookie. Every socket of the session follows the new user.
+ */
+export function useAuthSignIn(): MutationResult<[args: T.AuthSignInInput], T.AuthSession> {
+  return useMutationCall("useAuthSignIn()", (m: Mizan, ...args: [args: T.AuthSignInInput]) => callAuthSignIn(m, ...args), [{ ctx: "global" }, { ctx: "user" }]);
+}
+
+/**
+ * Sign out this browser session (and drop a paused sign-in). Every socket of the session
+ * becomes anonymous; subscriptions that need a user end.
+ */
+export function useAuthSignOut(): MutationResult<[], T.AuthSession> {
+  return useMutationCall("useAuthSignOut()", (m: Mizan, ...args: []) => callAuthSignOut(m), [{ ctx: "global" }, { ctx: "user" }]);
+}
+
+/**
+ * Create an account through allauth's signup form (ACCOUNT_SIGNUP_FIELDS says which
+ * arguments are required; `fields` carries a custom ACCOUNT_SIGNUP_FORM_CLASS's extra
+ * fields) and sign it in, or report the pending email verification. With allauth's
+ * enumeration prevention and mandatory verification, a taken email answers like a new
+ * account awaiting verification and the owner is emailed instead; otherwise it is an
+ * `email_taken` error at "email".
+ */
+export function useAuthSignUp(): MutationResult<[args?: T.AuthSignUpInput], T.AuthSession> {
+  return useMutationCall("useAuthSignUp()", (m: Mizan, ...args: [args?: T.AuthSignUpInput]) => callAuthSignUp(m, ...args), [{ ctx: "global" }, { ctx: "user" }]);
+}
+
 /** `current_user` from context "global". */
 export function useCurrentUser(): ContextResult<T.UserOut | null> {
   return useContextValue<T.UserOut | null>("useCurrentUser()", "global", "current_user");
@@ -574,7 +642,15 @@ export function useChatChannel(params: T.ChatParams, options: ChannelOptions<T.M
   return useChannelSubscription<T.ChatParams, T.MessageOut, never>("useChatChannel()", "chat", params, options);
 }
 
-/** Who is typing in a room. Clients `send` {typing}; everyone in the room hears it. */
-export function useTypingChannel(params: T.TypingParams, options: ChannelOptions<T.TypingOut> = {}): ChannelResult<T.TypingOut, T.TypingClientMessage> {
-  return useChannelSubscription<T.TypingParams, T.TypingOut, T.TypingClientMessage>("useTypingChannel()", "typing", params, options);
+/**
+ * Who is typing in a room, and who has it open. Clients `send` {typing}; everyone in the
+ * room hears it. Its presence roster lists each subscriber's `{id, username}` (a user's tabs
+ * count once) and tells the room who arrives and leaves.
+ *
+ * Presence is here rather than on ChatChannel because ChatChannel keeps history: presence
+ * changes take stream positions that history can't replay, so a reconnecting page would
+ * refetch the messages whenever someone came or went meanwhile (docs/presence.md, Limits).
+ */
+export function useTypingChannel(params: T.TypingParams, options: ChannelOptions<T.TypingOut> = {}): ChannelResult<T.TypingOut, T.TypingClientMessage, T.DefaultPresenceMeta> {
+  return useChannelSubscription<T.TypingParams, T.TypingOut, T.TypingClientMessage, T.DefaultPresenceMeta>("useTypingChannel()", "typing", params, options);
 }

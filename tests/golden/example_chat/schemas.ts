@@ -63,6 +63,26 @@ const formChoice = (allowed: readonly (string | number | boolean)[]): z.ZodMiniT
     }),
   );
 
+export const AuthRequestPasswordResetInputSchema: z.ZodMiniType<T.AuthRequestPasswordResetInput> = /* @__PURE__ */ z.object({
+  email: z.string(),
+});
+
+export const AuthSignInInputSchema: z.ZodMiniType<T.AuthSignInInput> = /* @__PURE__ */ z.object({
+  login: z.string(),
+  password: z.string(),
+  remember: z.optional(z.boolean()),
+});
+
+export const AuthSignUpInputSchema: z.ZodMiniType<T.AuthSignUpInput> = /* @__PURE__ */ z.object({
+  email: z.optional(z.nullable(z.string())),
+  username: z.optional(z.nullable(z.string())),
+  password: z.optional(z.nullable(z.string())),
+  password2: z.optional(z.nullable(z.string())),
+  email2: z.optional(z.nullable(z.string())),
+  phone: z.optional(z.nullable(z.string())),
+  fields: z.optional(z.nullable(z.record(z.string(), z.string()))),
+});
+
 export const ChatParamsSchema: z.ZodMiniType<T.ChatParams> = /* @__PURE__ */ z.object({
   room: z.string().check(z.refine(matches("^[a-z0-9][a-z0-9-]{0,39}(?:$|(?=\\n$))"), { error: "Enter a valid value." })),
 });

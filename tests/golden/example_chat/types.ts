@@ -2,6 +2,54 @@
 // `python manage.py generate_mizan_client` or `python -m mizan_channels.codegen`.
 /* eslint-disable */
 
+/** One of the user's email addresses and whether it is verified. */
+export type AuthEmail = {
+  email: string;
+  verified: boolean;
+  primary: boolean;
+};
+
+export type AuthEmailStatusOutput = AuthEmail[];
+
+export type AuthRequestPasswordResetInput = {
+  email: string;
+};
+
+/**
+ * Who this browser session is. Every auth function that can change it returns it, and
+ * the session context function serves it to the page.
+ */
+export type AuthSession = {
+  authenticated: boolean;
+  user: AuthUser | null;
+  pending: string | null;
+};
+
+export type AuthSignInInput = {
+  login: string;
+  password: string;
+  remember?: boolean;
+};
+
+export type AuthSignUpInput = {
+  email?: string | null;
+  username?: string | null;
+  password?: string | null;
+  password2?: string | null;
+  email2?: string | null;
+  phone?: string | null;
+  fields?: { [key: string]: string } | null;
+};
+
+/** The signed-in user, as far as a page needs to know it. */
+export type AuthUser = {
+  id: string;
+  username: string | null;
+  email: string | null;
+  display: string;
+  email_verified: boolean;
+};
+
 export type ChatParams = {
   room: string;
 };
@@ -12,6 +60,12 @@ export type CreateRoomFields = {
 
 export type CreateRoomInput = {
   title?: string | null;
+};
+
+/** What `presence = True` shows of a connection. */
+export type DefaultPresenceMeta = {
+  id: string;
+  username: string;
 };
 
 /** One failing field, in the protocol's `invalid_params` detail shape. */
