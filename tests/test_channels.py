@@ -171,7 +171,9 @@ async def test_subscribe_and_receive_pushes() -> None:
 async def test_sync_push_from_worker_thread_reaches_socket() -> None:
     async with sock() as c:
         sub = await c.subscribe("chat", room="sync")
-        await sync_to_async(ChatChannel.push, thread_sensitive=False)(msg("from thread"), room="sync")
+        await sync_to_async(ChatChannel.push, thread_sensitive=False)(
+            msg("from thread"), room="sync"
+        )
         assert (await c.assert_pushed(sub))["text"] == "from thread"
 
 
