@@ -78,6 +78,15 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="mizan_channels.E011",
             )
         )
+    if "*" in getattr(settings, "ALLOWED_HOSTS", []):
+        out.append(
+            checks.Warning(
+                "ALLOWED_HOSTS contains '*': the socket's origin check then admits pages from "
+                "any site, which can open sockets with a visitor's session cookie.",
+                hint="List your hosts in ALLOWED_HOSTS (e.g. ['chat.example.com']).",
+                id="mizan_channels.W013",
+            )
+        )
     if "channels" not in settings.INSTALLED_APPS and "daphne" not in settings.INSTALLED_APPS:
         out.append(
             checks.Warning(

@@ -56,6 +56,12 @@ def test_limits_must_be_positive_ints(settings: Any, name: str) -> None:
     assert ids(found) == ["mizan_channels.E010"] and f"MIZAN_{name}" in found[0].msg
 
 
+def test_wildcard_allowed_hosts_warns(settings: Any) -> None:
+    settings.ALLOWED_HOSTS = ["*"]
+    found = check_settings()
+    assert ids(found) == ["mizan_channels.W013"] and found[0].level == checks.WARNING
+
+
 def test_ws_path_must_be_a_path(settings: Any) -> None:
     settings.MIZAN_WS_PATH = "ws/mizan"
     assert ids(check_settings()) == ["mizan_channels.E011"]
