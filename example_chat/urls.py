@@ -12,6 +12,9 @@ from example_chat.chat import views
 urlpatterns = [
     path("", views.chat, name="chat"),
     path("login/", views.login, name="login"),
+    # The same chat in React on the generated client (example_chat/react/, built first).
+    path("react/", views.react_chat, name="react_chat"),
+    path("react/<str:path>", views.react_asset, name="react_asset"),
     path("admin/", admin.site.urls),
     path("accounts/", include("allauth.urls")),
     path("api/mizan/", include("mizan_channels.urls")),

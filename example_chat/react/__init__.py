@@ -1,0 +1,1 @@
+"""The chat page written in React against the generated client, and its build."""
