@@ -16,6 +16,7 @@ from django.core import signing
 
 from . import conf
 from .exceptions import Unauthorized
+from .identity import session_stream
 
 SALT = "mizan_channels.mwt"
 
@@ -32,9 +33,13 @@ def _auth_hash(user: Any) -> str:
     return str(getter()) if getter else ""
 
 
-def issue(user: Any) -> tuple[str, int]:
-    """A token for `user` and its expiry (unix seconds)."""
+def issue(user: Any, session_key: str | None = None) -> tuple[str, int]:
+    """A token for `user` and its expiry (unix seconds). Given the session it was issued
+    in, the token carries that session's stream (a digest, never the key), so sockets it
+    authenticates hear that session's sign-out."""
     payload = {"u": str(user.pk), "h": _auth_hash(user)[:32]}
+    if session_key:
+        payload["s"] = session_stream(session_key)
     token = _signer().sign_object(payload, compress=False)
     return token, int(time.time()) + conf.get().MWT_TTL
 
@@ -43,6 +48,12 @@ def token_hash(token: str) -> str:
     """The auth hash a (verified) token was bound to."""
     payload = _signer().unsign_object(token)
     return str(payload.get("h", ""))
+
+
+def token_session(token: str) -> str:
+    """The session stream a (verified) token was issued in, or ""."""
+    payload = _signer().unsign_object(token)
+    return str(payload.get("s", ""))
 
 
 def still_valid(user: Any, bound_hash: str) -> bool:

@@ -88,7 +88,7 @@ async def mwt_view(request: HttpRequest) -> HttpResponse:
     await resolve_user(request)
     if not is_authenticated(request.user):
         return error_response(Unauthorized())
-    token, expires = await mwt.aissue(request.user)
+    token, expires = await mwt.aissue(request.user, request.session.session_key)
     response = json_response(protocol.dumps({"token": token, "expires": expires}))
     response["Cache-Control"] = "no-store"
     return response

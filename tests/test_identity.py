@@ -133,3 +133,16 @@ async def test_unrelated_save_keeps_socket_open() -> None:
         await sync_to_async(ann.save)()
         assert await whoami(t) == "ann"
         await t.assert_nothing(timeout=1.0)  # no close follows the recheck
+
+
+async def test_token_socket_follows_the_sign_out_of_the_session_it_came_from() -> None:
+    ann = await User.objects.acreate_user("ann", password="pw")  # type: ignore[attr-defined]
+    b = Client()
+    await sync_to_async(b.force_login)(ann)
+    token = (await sync_to_async(b.get)("/api/mizan/mwt")).json()["token"]
+    async with MizanCommunicator(application, timeout=TIMEOUT) as t:  # no cookie: token only
+        assert (await t.request({"t": "auth", "token": token}))["t"] == "ok"
+        assert await whoami(t) == "ann"
+        await sync_to_async(call_http)(b, "sign_out")
+        await t.next_frame(lambda f: f["t"] == "resync" and f.get("aud") == "all")
+        assert await whoami(t) is None

@@ -129,6 +129,8 @@ class MizanConsumer:
         self.closing: tuple[int, str] | None = None
         #: Set when the socket was authenticated by an MWT rather than its session cookie.
         self.token_hash: str | None = None
+        #: The session stream of that token, whose sign-out the socket must follow.
+        self.token_session = ""
         self.presence = ConnPresence(self)
         self.hub: Hub
 
@@ -191,6 +193,8 @@ class MizanConsumer:
         key = getattr(self.request.session, "session_key", None)
         if key:
             out[invalidation.AUD_SESSION] = identity.session_stream(key)
+        elif self.token_session:  # authenticated by a token: follow the session it came from
+            out[invalidation.AUD_SESSION] = self.token_session
         out[invalidation.AUD_ALL] = invalidation.ALL_STREAM
         return out
 
@@ -447,6 +451,7 @@ class MizanConsumer:
     async def _auth(self, frame: protocol.Auth) -> None:
         user = await mwt.averify(frame.token)
         self.token_hash = mwt.token_hash(frame.token)
+        self.token_session = mwt.token_session(frame.token)
         await self.switch_user(user)
 
     async def switch_user(self, user: Any) -> None:
@@ -474,6 +479,7 @@ class MizanConsumer:
             self.request.session = session
             self.scope["session"] = session
             self.token_hash = None
+            self.token_session = ""
             await self.switch_user(user)
         elif op == "recheck":
             await self._recheck()
