@@ -11,7 +11,6 @@ commit: one event per stream, each key once, nothing on rollback (protocol.md).
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -19,6 +18,7 @@ from typing import Any
 from . import broker, cache, protocol
 from .exceptions import ConfigurationError
 from .hub import Event, get_hub
+from .identity import session_stream, user_stream
 from .registry import FunctionSpec, registry
 from .transaction import defer
 
@@ -31,15 +31,6 @@ AUD_SESSION = "session"
 AUD_ALL = "all"
 AUD_CONN = "conn"
 ALL_STREAM = "all"
-
-
-def user_stream(user_pk: Any) -> str:
-    return f"u:{user_pk}"
-
-
-def session_stream(session_key: str) -> str:
-    # Session keys are credentials; only a digest may appear in broker channel names.
-    return "s:" + hashlib.sha256(session_key.encode()).hexdigest()[:32]
 
 
 def key_of(target: str | Callable[..., Any]) -> Key:
