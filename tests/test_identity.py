@@ -142,6 +142,7 @@ async def test_token_socket_follows_the_sign_out_of_the_session_it_came_from() -
     token = (await sync_to_async(b.get)("/api/mizan/mwt")).json()["token"]
     async with MizanCommunicator(application, timeout=TIMEOUT) as t:  # no cookie: token only
         assert (await t.request({"t": "auth", "token": token}))["t"] == "ok"
+        await t.next_frame(lambda f: f["t"] == "resync" and f.get("aud") == "all")  # auth's
         assert await whoami(t) == "ann"
         await sync_to_async(call_http)(b, "sign_out")
         await t.next_frame(lambda f: f["t"] == "resync" and f.get("aud") == "all")

@@ -28,7 +28,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from .. import auth as auth_rules
-from .. import conf, identity, interface, invalidation, mwt, protocol
+from .. import conf, interface, invalidation, protocol
 from ..channels import ReactChannel
 from ..exceptions import (
     Forbidden,
@@ -48,6 +48,7 @@ from ..registry import registry
 from ..request import SocketRequest
 from ..session import Limits, Reject, Session
 from ..threads import threaded
+from .identity import IdentityMixin
 
 logger = logging.getLogger("mizan_channels")
 
@@ -87,7 +88,7 @@ async def call_hook(fn: Callable[..., Any], *args: Any) -> Any:
     return await threaded(fn)(*args)
 
 
-class MizanConsumer:
+class MizanConsumer(IdentityMixin):
     """ASGI app for the multiplexed socket. `only` restricts it to one channel (the
     standalone per-channel endpoint)."""
 
@@ -182,45 +183,6 @@ class MizanConsumer:
         if self.only is not None:
             params = dict(self.request.GET.items())
             self._spawn(self._standalone_sub(params))
-
-    def _audience_streams(self) -> dict[str, str]:
-        """aud -> stream for the socket's current identity. A socket with a session also
-        hears its session's stream, where sign-in and sign-out are announced."""
-        out: dict[str, str] = {}
-        user = self.request.user
-        if user is not None and getattr(user, "is_authenticated", False):
-            out[invalidation.AUD_USER] = identity.user_stream(user.pk)
-        key = getattr(self.request.session, "session_key", None)
-        if key:
-            out[invalidation.AUD_SESSION] = identity.session_stream(key)
-        elif self.token_session:  # authenticated by a token: follow the session it came from
-            out[invalidation.AUD_SESSION] = self.token_session
-        out[invalidation.AUD_ALL] = invalidation.ALL_STREAM
-        return out
-
-    async def _move_audiences(self, announce: bool = True) -> None:
-        """Leave the audience streams the identity no longer has, join the new ones; with
-        `announce`, and if anything moved, tell the client to resync every audience it now
-        has: a new identity may see different data anywhere (after a sign-out nothing new
-        is joined, yet the page must still refetch who it is)."""
-        wanted = self._audience_streams()
-        current = {aud: stream for stream, aud in self.audiences.items()}
-        moved = False
-        for aud, stream in current.items():
-            if wanted.get(aud) != stream:
-                moved = True
-                del self.audiences[stream]
-                self.session.cursors.pop(stream, None)
-                await self.hub.leave(stream, self)
-        for aud, stream in wanted.items():
-            if current.get(aud) != stream:
-                moved = True
-                epoch, seq = await self.hub.join(stream, self)
-                self.session.cursor(stream, epoch, seq)
-                self.audiences[stream] = aud
-        if announce and moved:
-            for stream, aud in self.audiences.items():
-                self._queue(protocol.resync_aud(aud, self.session.cursors[stream].epoch))
 
     async def _cleanup(self) -> None:
         for task in list(self.tasks):
@@ -445,60 +407,6 @@ class MizanConsumer:
             self._close(4000 + exc.status, exc.code.value)
         finally:
             self.session.in_flight.discard(0)
-
-    # Auth --------------------------------------------------------------------------------
-
-    async def _auth(self, frame: protocol.Auth) -> None:
-        user = await mwt.averify(frame.token)
-        self.token_hash = mwt.token_hash(frame.token)
-        self.token_session = mwt.token_session(frame.token)
-        await self.switch_user(user)
-
-    async def switch_user(self, user: Any) -> None:
-        """Give the socket a new identity: move its audiences, re-check every subscription
-        (ending with `end` the ones no longer allowed) and tell the client to resync."""
-        self.request.user = user
-        self.scope["user"] = user
-        await self._move_audiences()
-        for sub in list(self.subs.values()):
-            sub.instance.user = user
-            try:
-                await self._authorize(sub.instance, sub.params)
-            except MizanError as exc:
-                await self._drop_sub(sub.id)
-                self._queue(protocol.end(sub.id, exc.code.value))
-        await self.presence.identity_changed()
-
-    async def _control(self, body: bytes) -> None:
-        """A control event from `identity`: the session changed, or credentials must be
-        verified again."""
-        payload = protocol.loads(body)
-        op = payload.get("op")
-        if op == "session":
-            session, user = await identity.load_session(str(payload.get("key") or ""))
-            self.request.session = session
-            self.scope["session"] = session
-            self.token_hash = None
-            self.token_session = ""
-            await self.switch_user(user)
-        elif op == "recheck":
-            await self._recheck()
-
-    async def _recheck(self) -> None:
-        current = self.request.user
-        if not auth_rules.is_authenticated(current):
-            return
-        if self.token_hash is not None:
-            user = await identity.reload_user(current.pk)
-            valid = user is not None and mwt.still_valid(user, self.token_hash)
-        else:
-            key = getattr(self.request.session, "session_key", None) or ""
-            _, user = await identity.load_session(key)
-            valid = auth_rules.is_authenticated(user) and user.pk == current.pk
-        if not valid:
-            self._close(identity.CLOSE_CREDENTIALS, "credentials no longer valid")
-        else:
-            await self.switch_user(user)
 
     # Hub listener ------------------------------------------------------------------------
 
