@@ -9,7 +9,7 @@ from __future__ import annotations
 import inspect
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, TypeAdapter
@@ -46,7 +46,6 @@ class FunctionSpec:
     name: str = ""
     #: Set for functions generated from a form (`contact.submit`): the form's name.
     form: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def auth_kind(self) -> str | None:
