@@ -373,19 +373,8 @@ class Client:
         sub.ended = "unsubscribed"
 
 
-def connect(
-    url: str | list[str],
-    *,
-    headers: dict[str, str] | None = None,
-    token: str | None = None,
-    origin: str | None = None,
-    reconnect: bool = True,
-    timeout: float = 30.0,
-) -> Client:
-    """A client to use as `async with connect(...) as c:` (or `await connect(...).open()`)."""
-    return Client(
-        url, headers=headers, token=token, origin=origin, reconnect=reconnect, timeout=timeout
-    )
+#: `async with connect(url, headers=..., token=...) as c:` (or `await connect(...).open()`).
+connect = Client
 
 
 async def _maybe_await(value: Awaitable[None] | None) -> None:
