@@ -18,12 +18,17 @@ from django.urls import path as url_path
 from .. import conf
 from ..exceptions import UnknownChannel
 from ..registry import registry
-from .socket import MizanConsumer
+
+# The consumer module imports Django's auth models, so it is imported when routes are built,
+# not with this module: `from mizan_channels import wrap_asgi` may come (as in the usual
+# asgi.py) before `get_asgi_application()` has loaded the apps.
 
 
 async def channel_endpoint(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Route `/ws/mizan/ch/<name>/` to a consumer restricted to that channel."""
     name = scope["url_route"]["kwargs"]["channel"]
+    from .socket import MizanConsumer
+
     cls = registry.channels.get(name)
     if cls is None:
         await receive()
@@ -34,6 +39,8 @@ async def channel_endpoint(scope: dict[str, Any], receive: Any, send: Any) -> No
 
 def websocket_urlpatterns(path: str | None = None) -> list[Any]:
     """Our socket routes, for users who build their own ProtocolTypeRouter."""
+    from .socket import MizanConsumer
+
     base = (path or conf.get().WS_PATH).lstrip("/")
     return [
         url_path(base, MizanConsumer.as_asgi()),  # type: ignore[arg-type]
