@@ -14,7 +14,6 @@ import inspect
 import re
 from typing import Any, ClassVar
 
-from django.contrib.auth.models import AnonymousUser
 from pydantic import BaseModel, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
@@ -109,6 +108,8 @@ class ReactChannel:
     def __init__(self, request: Any = None) -> None:
         self.request = request
         self.scope: dict[str, Any] = getattr(request, "scope", {}) or {}
+        from django.contrib.auth.models import AnonymousUser  # here: importable before apps load
+
         self.user: Any = getattr(request, "user", None) or AnonymousUser()
 
     # Hooks -----------------------------------------------------------------------------

@@ -58,3 +58,18 @@ def test_sans_io_layers_load_no_django_machinery() -> None:
     )
     result = run_python(code)
     assert result.returncode == 0, result.stderr
+
+
+def test_public_names_import_before_apps_are_loaded() -> None:
+    """asgi.py imports wrap_asgi before get_asgi_application(); models.py may import
+    ReactChannel: nothing public may need the app registry at import time."""
+    code = (
+        "from django.conf import settings;"
+        "settings.configure(INSTALLED_APPS=['django.contrib.auth',"
+        "'django.contrib.contenttypes', 'channels', 'mizan_channels']);"
+        "import mizan_channels as m;"
+        "[getattr(m, n) for n in m.__all__];"
+        "import mizan_channels.forms, mizan_channels.testing, mizan_channels.remote"
+    )
+    result = run_python(code)
+    assert result.returncode == 0, result.stderr
