@@ -12,8 +12,9 @@ received or both comes from where the two documents use it.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from .model import (
     Alias,
@@ -242,18 +243,21 @@ class _Differ:
         if (a.output_name or a.name) != (b.output_name or b.name):
             self.add(where, "written under another name", "out" in dirs)
 
-    def functions(self) -> None:
-        old = {f.name: f for f in self.old.functions}
-        new = {f.name: f for f in self.new.functions}
-        for name in sorted({*old, *new}):
-            where = f'function "{name}"'
-            a, b = old.get(name), new.get(name)
+    def declarations(
+        self, kind: str, old: Sequence[Any], new: Sequence[Any], compare: Callable[..., None]
+    ) -> None:
+        """Removed declarations are breaking, added ones compatible; the rest compared."""
+        before = {d.name: d for d in old}
+        after = {d.name: d for d in new}
+        for name in sorted({*before, *after}):
+            where = f'{kind} "{name}"'
+            a, b = before.get(name), after.get(name)
             if b is None:
                 self.add(where, "removed", True)
             elif a is None:
                 self.add(where, "added", False)
             else:
-                self.function(where, a, b)
+                compare(where, a, b)
 
     def function(self, where: str, a: Function, b: Function) -> None:
         if a.input != b.input:
@@ -280,19 +284,6 @@ class _Differ:
         if a.doc != b.doc:
             self.add(where, "doc changed", False)
 
-    def channels(self) -> None:
-        old = {c.name: c for c in self.old.channels}
-        new = {c.name: c for c in self.new.channels}
-        for name in sorted({*old, *new}):
-            where = f'channel "{name}"'
-            a, b = old.get(name), new.get(name)
-            if b is None:
-                self.add(where, "removed", True)
-            elif a is None:
-                self.add(where, "added", False)
-            else:
-                self.channel(where, a, b)
-
     def channel(self, where: str, a: Channel, b: Channel) -> None:
         if a.params != b.params:
             self.add(where, f"params {a.params} -> {b.params}", True)
@@ -309,19 +300,6 @@ class _Differ:
         if a.doc != b.doc:
             self.add(where, "doc changed", False)
 
-    def forms(self) -> None:
-        old = {f.name: f for f in self.old.forms}
-        new = {f.name: f for f in self.new.forms}
-        for name in sorted({*old, *new}):
-            where = f'form "{name}"'
-            a, b = old.get(name), new.get(name)
-            if b is None:
-                self.add(where, "removed", True)
-            elif a is None:
-                self.add(where, "added", False)
-            else:
-                self.form(where, a, b)
-
     def form(self, where: str, a: Form, b: Form) -> None:
         if a.fields_type != b.fields_type:
             self.add(where, f"fields {a.fields_type} -> {b.fields_type}", True)
@@ -335,9 +313,9 @@ def diff(old: Document, new: Document) -> list[Change]:
     """Every change from `old` to `new`, sorted by place."""
     d = _Differ(old, new)
     d.types()
-    d.functions()
-    d.channels()
-    d.forms()
+    d.declarations("function", old.functions, new.functions, d.function)
+    d.declarations("channel", old.channels, new.channels, d.channel)
+    d.declarations("form", old.forms, new.forms, d.form)
     return sorted(d.changes)
 
 
