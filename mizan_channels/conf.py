@@ -49,6 +49,10 @@ class MizanSettings:
     SEND_BUFFER_BYTES: int = 4 * 1024 * 1024
     # Seconds within which memberships are restored after the layer comes back.
     RESUBSCRIBE_WITHIN: float = 10.0
+    # Threads that run synchronous function bodies and hooks, per process. Few threads under
+    # load cost less CPU than many (they contend with the event loop for the GIL); more let
+    # slow blocking calls overlap. 0 means asgiref's shared default executor.
+    SYNC_WORKERS: int = 4
     # Log call arguments at DEBUG level (secret-looking keys are redacted).
     LOG_ARGS: bool = False
     # Seconds between a process's presence heartbeats in Redis.

@@ -12,6 +12,7 @@ import socket
 
 import pytest
 
+from mizan_channels import threads
 from tests.servers import RedisServer, free_port, port_open
 
 CI = os.environ.get("CI", "").lower() == "true"
@@ -54,6 +55,14 @@ def private_redis():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_sync_pool():
+    """Each test gets a new pool for sync calls, as it gets a new event loop: a pooled thread
+    would otherwise carry a database connection into a test that has no database access."""
+    yield
+    threads.shutdown()
 
 
 __all__ = ["CI", "TIMEOUT", "need", "socket"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 
 SECRET_KEY = "tests-secret-key-not-for-production-0123456789abcdef"
 DEBUG = False
@@ -30,12 +31,20 @@ AUTHENTICATION_BACKENDS = [
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
 ROOT_URLCONF = "tests.urls"
+_AUX = os.path.join(tempfile.gettempdir(), f"mizan-tests-aux-{os.getpid()}.sqlite3")
 DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": os.environ.get("MIZAN_TEST_DB", ":memory:"),
         "TEST": {"NAME": os.environ.get("MIZAN_TEST_DB") or None},
-    }
+    },
+    # A file database (one connection per thread, unlike in-memory SQLite's shared one), for
+    # tests of connection clean-up in worker threads. Created only by tests that ask for it.
+    "aux": {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": _AUX,
+        "TEST": {"NAME": _AUX},
+    },
 }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 USE_TZ = True

@@ -325,3 +325,22 @@ async def test_mwt_expires(settings: Any) -> None:
     async with sock() as c:
         reply = await c.request({"t": "auth", "token": token})
         assert reply["error"]["code"] == "unauthorized"
+
+
+async def test_frames_bypass_the_session_middlewares_send_wrapper() -> None:
+    """`server_send` finds the server's own send under Channels' session wrapper (which
+    only ever acts on HTTP responses), through any depth of wrapping."""
+    from channels.sessions import InstanceSessionWrapper
+
+    from mizan_channels.consumers.socket import server_send
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {"type": "websocket", "cookies": {}, "session": None}
+    inner = InstanceSessionWrapper(dict(scope), send)
+    outer = InstanceSessionWrapper(dict(scope), inner.send)
+    assert server_send(outer.send) is send
+    assert server_send(send) is send

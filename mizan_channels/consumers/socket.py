@@ -9,7 +9,7 @@ through one queue, so an `inv` queued before an `ok` is sent before it.
 It is an ASGI application like a Channels consumer (`as_asgi()`), but it holds no
 per-socket channel-layer channel: the process's hub is the socket's only membership
 (scale.md, rule 1), and it skips Channels' per-message `close_old_connections` thread hop
-(sync work runs through `database_sync_to_async`, which does that itself).
+(sync work runs through `threads`, which does that itself where a thread has a connection).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
+from channels.sessions import InstanceSessionWrapper
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
@@ -79,6 +80,17 @@ class Subscription:
         self.stream = stream
         #: While a resumed subscription replays, its live frames wait here.
         self.buffer: list[bytes] | None = None
+
+
+def server_send(send: ASGISend) -> ASGISend:
+    """The server's own `send` from under Channels' session middleware. Its wrapper acts
+    only on `http.response.start` (saving the session, setting the cookie), yet reads the
+    session through lazy proxies for every frame it passes on: 3.7% of a busy socket's CPU
+    on daphne (bench/profile.py). A WebSocket sets no cookies after its handshake."""
+    owner = getattr(send, "__self__", None)
+    if isinstance(owner, InstanceSessionWrapper):
+        return server_send(owner.real_send)
+    return send
 
 
 async def call_hook(fn: Callable[..., Any], *args: Any) -> Any:
@@ -139,7 +151,7 @@ class MizanConsumer(IdentityMixin):
 
     async def __call__(self, scope: dict[str, Any], receive: ASGIReceive, send: ASGISend) -> None:
         self.scope = scope
-        self.base_send = send
+        self.base_send = server_send(send)
         self.context = contextvars.copy_context()
         message = await receive()
         if message["type"] != "websocket.connect":
