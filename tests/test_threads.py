@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from contextvars import ContextVar
 from typing import Any
 
 import pytest
+from asgiref.sync import async_to_sync
 from django.db import connections
 
 from mizan_channels import conf
@@ -31,6 +33,33 @@ async def test_sync_calls_run_on_a_bounded_pool_of_named_threads() -> None:
     assert results == list(range(12))
     assert all(name.startswith("mizan-sync") for name in seen)
     assert 2 <= len(seen) <= conf.get().SYNC_WORKERS
+
+
+async def test_async_to_sync_in_a_sync_call_runs_on_the_calling_loop() -> None:
+    """User code in a `def` function reaches the loop's hub and channel layer through
+    `async_to_sync`, and sees the caller's context variables, as under `sync_to_async`."""
+    caller = asyncio.get_running_loop()
+    request_id: ContextVar[str] = ContextVar("request_id")
+    request_id.set("r-1")
+
+    async def where() -> tuple[asyncio.AbstractEventLoop, str]:
+        return asyncio.get_running_loop(), request_id.get()
+
+    def body() -> tuple[asyncio.AbstractEventLoop, str, str]:
+        loop, seen = async_to_sync(where)()
+        return loop, seen, request_id.get()
+
+    loop, in_coroutine, in_thread = await asyncio.wait_for(threaded(body)(), TIMEOUT)
+    assert loop is caller
+    assert in_coroutine == in_thread == "r-1"
+
+
+async def test_an_exception_in_a_sync_call_reaches_the_caller() -> None:
+    def body() -> None:
+        raise LookupError("missing")
+
+    with pytest.raises(LookupError, match="missing"):
+        await asyncio.wait_for(threaded(body)(), TIMEOUT)
 
 
 @pytest.mark.django_db(databases=["default", "aux"], transaction=True)
