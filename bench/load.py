@@ -1,7 +1,8 @@
 """The load generator: a process of its own (never the server's), driving one case and
 printing its measurements as JSON.
 
-Usage: `python -m bench.load < spec.json`. The spec names the case kind (`rpc`, `fanout`,
+Usage: `python -m bench.load < spec.json` (and `--bumper URL`, the mutating caller of a
+fan-out case, started by the fan-out case itself). The spec names the case kind (`rpc`, `fanout`,
 `http`, `idle`), the target, its bounds (seconds and operation counts) and the server's pid,
 whose CPU time (user + sys) this process reads at the edges of the measured window, so the
 window excludes connecting and warming up. Imports no Django: what it measures is the server.
@@ -13,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import secrets
 import sys
 import time
@@ -264,6 +266,7 @@ async def fanout(spec: dict[str, Any]) -> dict[str, Any]:
             sub.progress = progress
             subs.append(sub)
     publisher = await open_ws(spec["url"])
+    bumper = await Bumper.start(spec["url"])
     readers = [asyncio.create_task(s.read()) for s in subs]
     try:
         expected = n * burst
@@ -292,8 +295,7 @@ async def fanout(spec: dict[str, Any]) -> dict[str, Any]:
         cpu0 = cpu_seconds(proc)
         for k in range(1, invs + 1):
             t0 = time.perf_counter()
-            await call(publisher, 100 + k, "bump", {})
-            ok_ms.append((time.perf_counter() - t0) * 1e3)
+            ok_ms.append(await bumper.bump(k))
             done = await wait_until(lambda k=k: all(s.invs >= k for s in subs), progress, 2.0)
             if not done:  # some socket never heard of it: stop here, the case stays bounded
                 inv_lost += sum(1 for s in subs if s.invs < k)
@@ -316,9 +318,75 @@ async def fanout(spec: dict[str, Any]) -> dict[str, Any]:
         for r in readers:
             r.cancel()
         await asyncio.gather(*readers, return_exceptions=True)
+        await bumper.stop()
         await asyncio.gather(
             publisher.close(), *(s.ws.close() for s in subs), return_exceptions=True
         )
+
+
+class Bumper:
+    """The mutating caller of a fan-out case, in a process of its own: the `ok` latency it
+    measures must not wait behind this process reading the N subscribers' frames."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def start(cls, url: str) -> Bumper:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bench.load",
+            "--bumper",
+            url,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        self = cls(proc)
+        await self._line()  # "ready": connected
+        return self
+
+    async def _line(self) -> str:
+        assert self.proc.stdout is not None
+        line = await asyncio.wait_for(self.proc.stdout.readline(), 60)
+        if not line:
+            raise CaseFailed("the bumper process exited")
+        return line.decode().strip()
+
+    async def bump(self, k: int) -> float:
+        """One `bump` call; its `ok` latency in ms as the bumper measured it."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"{k}\n".encode())
+        await self.proc.stdin.drain()
+        return float(await self._line())
+
+    async def stop(self) -> None:
+        if self.proc.returncode is None:
+            self.proc.kill()
+        await self.proc.wait()
+
+
+def _say(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+async def bumper_main(url: str) -> None:
+    """`python -m bench.load --bumper URL`: one socket; for each number read on stdin, call
+    `bump` and print the `ok` latency in ms."""
+    with contextlib.suppress(OSError):  # needs privilege; without it the figure is noisier
+        os.nice(-10)
+    ws = await open_ws(url)
+    reader = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    _say("ready")
+    while line := await reader.readline():
+        k = int(line)
+        t0 = time.perf_counter()
+        await call(ws, 100 + k, "bump", {})
+        _say(str((time.perf_counter() - t0) * 1e3))
+    await ws.close()
 
 
 async def call_sub(ws: ClientConnection, frame_id: int, room: str) -> None:
@@ -424,13 +492,16 @@ KINDS = {"rpc": rpc, "fanout": fanout, "http": http, "idle": idle}
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING)
-    spec = json.load(sys.stdin)
     try:
         import uvloop
 
         runner: Any = uvloop.run
     except ImportError:
         runner = asyncio.run
+    if sys.argv[1:2] == ["--bumper"]:
+        runner(bumper_main(sys.argv[2]))
+        return
+    spec = json.load(sys.stdin)
     try:
         result = runner(asyncio.wait_for(KINDS[spec["kind"]](spec), spec.get("timeout_s", 120)))
     except Exception as exc:  # reported as the case's failure, with its type
