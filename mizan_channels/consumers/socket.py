@@ -29,7 +29,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from .. import auth as auth_rules
-from .. import conf, interface, invalidation, protocol
+from .. import conf, eager, interface, invalidation, protocol
 from ..channels import ReactChannel
 from ..exceptions import (
     Forbidden,
@@ -304,7 +304,10 @@ class MizanConsumer(IdentityMixin):
             self._queue(protocol.pong(frame.id))
             self.session.done(frame)
             return
-        self._spawn(self._reply(frame, HANDLERS[type(frame)]))
+        task = eager.start(self._reply(frame, HANDLERS[type(frame)]), self.context.copy())
+        if task is not None:
+            self.tasks.add(task)
+            task.add_done_callback(self.tasks.discard)
 
     async def _reply(
         self, frame: Any, handler: Callable[[MizanConsumer, Any], Awaitable[Any]]
