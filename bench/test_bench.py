@@ -104,3 +104,4 @@ def test_fanout_case_counts_every_delivery(fleet: Fleet) -> None:
     assert "failed" not in result, result
     assert result["delivered"] == 100 * QUICK.burst_per_sub[100]
     assert result["lost"] == 0 and result["inv_lost"] == 0
+    assert 0 < result["inv_ok_ms"] < 2000  # read by the mutating caller's own process

@@ -70,6 +70,14 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                     id="mizan_channels.E010",
                 )
             )
+    if type(s.SYNC_WORKERS) is not int or s.SYNC_WORKERS < 0:
+        out.append(
+            checks.Error(
+                f"MIZAN_SYNC_WORKERS must be 0 or a positive integer, got {s.SYNC_WORKERS!r}.",
+                hint="0 (the default) sizes the pool like the stdlib: min(32, CPUs + 4).",
+                id="mizan_channels.E010",
+            )
+        )
     if not isinstance(s.WS_PATH, str) or not s.WS_PATH.startswith("/"):
         out.append(
             checks.Error(

@@ -49,10 +49,9 @@ class MizanSettings:
     SEND_BUFFER_BYTES: int = 4 * 1024 * 1024
     # Seconds within which memberships are restored after the layer comes back.
     RESUBSCRIBE_WITHIN: float = 10.0
-    # Threads that run synchronous function bodies and hooks, per process. Few threads under
-    # load cost less CPU than many (they contend with the event loop for the GIL); more let
-    # slow blocking calls overlap. 0 means asgiref's shared default executor.
-    SYNC_WORKERS: int = 4
+    # Threads per process that run synchronous function bodies and hooks; each that touches
+    # the ORM holds a database connection. 0: the stdlib's default, min(32, CPUs + 4).
+    SYNC_WORKERS: int = 0
     # Log call arguments at DEBUG level (secret-looking keys are redacted).
     LOG_ARGS: bool = False
     # Seconds between a process's presence heartbeats in Redis.

@@ -107,3 +107,10 @@ def test_checks_run_through_manage_py_check() -> None:
     from django.core.management import call_command
 
     call_command("check")  # raises SystemCheckError on any error
+
+
+@pytest.mark.parametrize("value", [-1, 2.5, "4"])
+def test_sync_workers_must_be_a_count(settings: Any, value: Any) -> None:
+    settings.MIZAN_SYNC_WORKERS = value
+    found = check_settings()
+    assert ids(found) == ["mizan_channels.E010"] and "MIZAN_SYNC_WORKERS" in found[0].msg

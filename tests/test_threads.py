@@ -5,19 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import zoneinfo
 from contextvars import ContextVar
 from typing import Any
 
 import pytest
 from asgiref.sync import async_to_sync
 from django.db import connections
+from django.utils import timezone, translation
 
-from mizan_channels import conf
+from mizan_channels import threads
 from mizan_channels.threads import threaded
 from tests.conftest import TIMEOUT
 
 
-async def test_sync_calls_run_on_a_bounded_pool_of_named_threads() -> None:
+async def test_sync_calls_run_on_a_bounded_pool_of_named_threads(settings: Any) -> None:
+    settings.MIZAN_SYNC_WORKERS = 2
+    threads.shutdown()  # the pool is sized when it is created
     seen: set[str] = set()
     gate = threading.Barrier(2, timeout=TIMEOUT)
 
@@ -32,7 +36,7 @@ async def test_sync_calls_run_on_a_bounded_pool_of_named_threads() -> None:
     )
     assert results == list(range(12))
     assert all(name.startswith("mizan-sync") for name in seen)
-    assert 2 <= len(seen) <= conf.get().SYNC_WORKERS
+    assert len(seen) == 2
 
 
 async def test_async_to_sync_in_a_sync_call_runs_on_the_calling_loop() -> None:
@@ -52,6 +56,22 @@ async def test_async_to_sync_in_a_sync_call_runs_on_the_calling_loop() -> None:
     loop, in_coroutine, in_thread = await asyncio.wait_for(threaded(body)(), TIMEOUT)
     assert loop is caller
     assert in_coroutine == in_thread == "r-1"
+
+
+async def test_a_sync_call_sees_the_callers_language_and_time_zone() -> None:
+    """Django keeps them in asgiref `Local`s: an HTTP request's LocaleMiddleware activates
+    the language, and a `def` function's gettext must use it."""
+    translation.activate("fr")
+    timezone.activate(zoneinfo.ZoneInfo("Asia/Tokyo"))
+    try:
+
+        def body() -> tuple[str, str]:
+            return translation.get_language(), str(timezone.get_current_timezone())
+
+        assert await asyncio.wait_for(threaded(body)(), TIMEOUT) == ("fr", "Asia/Tokyo")
+    finally:
+        translation.deactivate()
+        timezone.deactivate()
 
 
 async def test_an_exception_in_a_sync_call_reaches_the_caller() -> None:

@@ -20,6 +20,7 @@ import contextvars
 import inspect
 import logging
 import secrets
+import sys
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, cast
@@ -29,7 +30,7 @@ from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
 from .. import auth as auth_rules
-from .. import conf, eager, interface, invalidation, protocol
+from .. import conf, interface, invalidation, protocol
 from ..channels import ReactChannel
 from ..exceptions import (
     Forbidden,
@@ -57,6 +58,12 @@ ASGIReceive = Callable[[], Awaitable[dict[str, Any]]]
 ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[dict[str, Any], ASGIReceive, ASGISend], Awaitable[None]]
 
+
+#: Requests start as eager tasks where Python has them (3.12+): most finish without waiting,
+#: and then need no further turn of the event loop (on daphne, each turn also runs Twisted's
+#: reactor: 215 -> 174 us of server CPU per call with an eager start).
+EAGER = sys.version_info >= (3, 12)
+_Task: Any = asyncio.Task  # typed loosely: `eager_start` is unknown to 3.11's stubs
 
 #: Returned by a handler that queued its own `ok` (a resumed subscription's replay follows it).
 REPLIED = object()
@@ -286,10 +293,18 @@ class MizanConsumer(IdentityMixin):
 
     # Inbound -----------------------------------------------------------------------------
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None], eager: bool = False) -> None:
         # Tasks run in the socket's own context, never in the context of whatever code
         # triggered them (a publisher inside sync_to_async would lend them its executor).
-        task = asyncio.get_running_loop().create_task(coro, context=self.context.copy())
+        # An eager task runs its first step at once and is done then if it never waited.
+        context = self.context.copy()
+        loop = asyncio.get_running_loop()
+        if eager:
+            task: asyncio.Task[None] = _Task(coro, loop=loop, context=context, eager_start=True)
+            if task.done():
+                return
+        else:
+            task = loop.create_task(coro, context=context)
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
@@ -304,10 +319,7 @@ class MizanConsumer(IdentityMixin):
             self._queue(protocol.pong(frame.id))
             self.session.done(frame)
             return
-        task = eager.start(self._reply(frame, HANDLERS[type(frame)]), self.context.copy())
-        if task is not None:
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+        self._spawn(self._reply(frame, HANDLERS[type(frame)]), eager=EAGER)
 
     async def _reply(
         self, frame: Any, handler: Callable[[MizanConsumer, Any], Awaitable[Any]]
