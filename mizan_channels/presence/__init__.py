@@ -214,7 +214,10 @@ def member_key(user: Any, request: Any, conn: str) -> str:
         return str(user.pk)
     session_key = getattr(getattr(request, "session", None), "session_key", None)
     if session_key:
-        return "anon:" + salted_hmac("mizan.presence", session_key).hexdigest()[:16]
+        return (
+            "anon:"
+            + salted_hmac("mizan.presence", session_key, algorithm="sha256").hexdigest()[:16]
+        )
     return "anon:" + conn
 
 
