@@ -20,7 +20,6 @@ import contextvars
 import inspect
 import logging
 import secrets
-import sys
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, cast
@@ -58,12 +57,6 @@ ASGIReceive = Callable[[], Awaitable[dict[str, Any]]]
 ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[dict[str, Any], ASGIReceive, ASGISend], Awaitable[None]]
 
-
-#: Requests start as eager tasks where Python has them (3.12+): most finish without waiting,
-#: and then need no further turn of the event loop (on daphne, each turn also runs Twisted's
-#: reactor: 215 -> 174 us of server CPU per call with an eager start).
-EAGER = sys.version_info >= (3, 12)
-_Task: Any = asyncio.Task  # typed loosely: `eager_start` is unknown to 3.11's stubs
 
 #: Returned by a handler that queued its own `ok` (a resumed subscription's replay follows it).
 REPLIED = object()
@@ -293,18 +286,10 @@ class MizanConsumer(IdentityMixin):
 
     # Inbound -----------------------------------------------------------------------------
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], eager: bool = False) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         # Tasks run in the socket's own context, never in the context of whatever code
         # triggered them (a publisher inside sync_to_async would lend them its executor).
-        # An eager task runs its first step at once and is done then if it never waited.
-        context = self.context.copy()
-        loop = asyncio.get_running_loop()
-        if eager:
-            task: asyncio.Task[None] = _Task(coro, loop=loop, context=context, eager_start=True)
-            if task.done():
-                return
-        else:
-            task = loop.create_task(coro, context=context)
+        task = asyncio.get_running_loop().create_task(coro, context=self.context.copy())
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
@@ -319,7 +304,7 @@ class MizanConsumer(IdentityMixin):
             self._queue(protocol.pong(frame.id))
             self.session.done(frame)
             return
-        self._spawn(self._reply(frame, HANDLERS[type(frame)]), eager=EAGER)
+        self._spawn(self._reply(frame, HANDLERS[type(frame)]))
 
     async def _reply(
         self, frame: Any, handler: Callable[[MizanConsumer, Any], Awaitable[Any]]
