@@ -43,7 +43,8 @@ MIZAN_MWT_SECRET = "bench-mwt-secret-0123456789abcdefghijklmnopqrstuvwx"
 # it on purpose (pipelining), and the peers have no such limit.
 MIZAN_RATE_LIMIT = 1_000_000
 MIZAN_RATE_ABUSE_STRIKES = 1_000_000
-MIZAN_SYNC_WORKERS = int(os.environ.get("BENCH_SYNC_WORKERS", "4"))
+# BENCH_SYNC_WORKERS: try pool sizes (0, the library default: min(32, CPUs + 4)).
+MIZAN_SYNC_WORKERS = int(os.environ.get("BENCH_SYNC_WORKERS", "0"))
 
 _layer = os.environ.get("BENCH_LAYER", "memory")
 _redis = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")
