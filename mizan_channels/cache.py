@@ -339,11 +339,5 @@ def drop(keys: list[dict[str, str]], scope: str | None) -> None:
 async def adrop(keys: list[dict[str, str]], scope: str | None) -> None:
     """`drop` for async code: the cache round trip runs off the event loop."""
     st = store()
-    if st is None:
-        return
-    tokens = _new_tokens(st, keys, scope)
-    if tokens:
-        try:
-            await st.run(st.cache.set_many, tokens, max(st.timeout, GEN_TTL_MIN))
-        except Exception:
-            logger.error("context cache unavailable; %s not dropped", keys, exc_info=True)
+    if st is not None:
+        await st.run(drop, keys, scope)

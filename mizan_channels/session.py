@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from . import protocol
 from .protocol import Call, Frame, FrameError, Sub
@@ -34,6 +35,16 @@ class Reject:
 
     frame: bytes
     close: tuple[int, str] | None = None
+
+
+def _reject(
+    frame_id: int | None,
+    code: str,
+    message: str,
+    close: tuple[int, str] | None = None,
+    details: Any = None,
+) -> Reject:
+    return Reject(protocol.err(frame_id, protocol.error_payload(code, message, details)), close)
 
 
 @dataclass(slots=True)
@@ -108,67 +119,41 @@ class Session:
             close = None
             if size > 4 * limits.max_frame_bytes:
                 close = (CLOSE_TOO_LARGE, "frame far over the size limit")
-            return Reject(
-                protocol.err(
-                    None,
-                    protocol.error_payload(
-                        "too_large", f"Frame is larger than {limits.max_frame_bytes} bytes."
-                    ),
-                ),
-                close,
+            return _reject(
+                None, "too_large", f"Frame is larger than {limits.max_frame_bytes} bytes.", close
             )
         if not self._take_token():
             close = None
             if self._strikes >= limits.abuse_strikes:
                 close = (CLOSE_RATE_ABUSE, "rate limit exceeded persistently")
-            return Reject(
-                protocol.err(None, protocol.error_payload("rate_limited", "Too many requests.")),
-                close,
-            )
+            return _reject(None, "rate_limited", "Too many requests.", close)
         if binary or data is None:
-            return Reject(
-                protocol.err(
-                    None,
-                    protocol.error_payload(
-                        "bad_frame", "Frames are UTF-8 JSON text; binary frames are not accepted."
-                    ),
-                )
+            return _reject(
+                None, "bad_frame", "Frames are UTF-8 JSON text; binary frames are not accepted."
             )
         try:
             frame = protocol.parse_frame(data)
         except FrameError as exc:
-            return Reject(protocol.err(exc.frame_id, protocol.error_payload(exc.code, exc.message)))
+            return _reject(exc.frame_id, exc.code, exc.message)
         if frame.id in self.in_flight or (
             isinstance(frame, Sub) and frame.id in self.subscriptions
         ):
-            return Reject(
-                protocol.err(
-                    None,
-                    protocol.error_payload(
-                        "bad_frame", "Duplicate id of a request still in flight.", {"id": frame.id}
-                    ),
-                )
+            return _reject(
+                None,
+                "bad_frame",
+                "Duplicate id of a request still in flight.",
+                details={"id": frame.id},
             )
         if isinstance(frame, Call):
             if self.calls_in_flight >= limits.max_in_flight:
-                return Reject(
-                    protocol.err(
-                        frame.id,
-                        protocol.error_payload(
-                            "rate_limited", f"More than {limits.max_in_flight} calls in flight."
-                        ),
-                    )
+                return _reject(
+                    frame.id, "rate_limited", f"More than {limits.max_in_flight} calls in flight."
                 )
             self.calls_in_flight += 1
         elif isinstance(frame, Sub):
             if len(self.subscriptions) + self.subs_in_flight >= limits.max_subscriptions:
-                return Reject(
-                    protocol.err(
-                        frame.id,
-                        protocol.error_payload(
-                            "rate_limited", f"More than {limits.max_subscriptions} subscriptions."
-                        ),
-                    )
+                return _reject(
+                    frame.id, "rate_limited", f"More than {limits.max_subscriptions} subscriptions."
                 )
             self.subs_in_flight += 1
         self.in_flight.add(frame.id)
