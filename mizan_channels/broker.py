@@ -219,7 +219,6 @@ class RedisBackend:
     def __init__(self, url: str) -> None:
         import redis.asyncio as aioredis
 
-        self.url = url
         # No socket timeout on the subscriber: an idle pub/sub read must never time out
         # (redis-py 8's 5 s default kills idle listeners; scale.md).
         self.client = aioredis.Redis.from_url(url, socket_timeout=5, health_check_interval=30)

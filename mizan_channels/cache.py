@@ -243,13 +243,14 @@ async def cached_many(
     st = store()
     items: list[Item | None] = []
     ident = identity_of(request) if st else ""
+    key_args = canonical_args(args)
     for spec in specs:
         scope = scope_for(spec, request)
         if st is None or scope is None:
             items.append(None)
         else:
             own = "" if scope == SHARED_SCOPE else ident
-            items.append(Item(spec, scope, own, canonical_args(args)))
+            items.append(Item(spec, scope, own, key_args))
     live = [item for item in items if item is not None]
     hits: dict[str, bytes] = {}
     if st is not None and live:
@@ -278,22 +279,6 @@ async def cached_many(
         except Exception:
             logger.warning("context cache unavailable; result not stored", exc_info=True)
     return [value for value in out if value is not None]
-
-
-async def cached(
-    spec: FunctionSpec,
-    request: Any,
-    compute: Callable[[], Awaitable[bytes]],
-    *,
-    args: Mapping[str, Any] | None = None,
-) -> bytes:
-    """One function's encoded value for `request` (see `cached_many`). `args`, when the
-    function takes any, must be their JSON form."""
-
-    async def one(_: FunctionSpec) -> bytes:
-        return await compute()
-
-    return (await cached_many([spec], request, one, args=args))[0]
 
 
 # Invalidation --------------------------------------------------------------------------

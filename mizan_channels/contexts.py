@@ -44,12 +44,6 @@ async def compute(spec: FunctionSpec, request: Any) -> bytes:
         raise ServerError() from None
 
 
-async def fetch_one(spec: FunctionSpec, request: Any) -> bytes:
-    """One context function's encoded value, cached per user scope and `rev`."""
-    await auth.check(spec.auth, request, spec.name)
-    return await cache.cached(spec, request, lambda: compute(spec, request))
-
-
 async def fetch_raw(name: str, request: Any) -> dict[str, bytes]:
     """`{fn: encoded value}` for every function of context `name`. Raises UnknownFunction
     for a context nobody declared, the first auth error of any of its functions, and

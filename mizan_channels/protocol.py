@@ -21,12 +21,11 @@ class FrameError(Exception):
     """A frame that is not what the protocol says; carries the error code and the
     frame's id when one could be read."""
 
-    def __init__(self, code: str, message: str, frame_id: int | None = None, details: Any = None):
+    def __init__(self, code: str, message: str, frame_id: int | None = None):
         super().__init__(message)
         self.code = code
         self.message = message
         self.frame_id = frame_id
-        self.details = details
 
 
 def dumps(value: Any) -> bytes:

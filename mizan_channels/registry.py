@@ -54,10 +54,6 @@ class FunctionSpec:
             return None
         return self.auth if isinstance(self.auth, str) else "custom"
 
-    @property
-    def is_mutation(self) -> bool:
-        return bool(self.affects)
-
 
 def location_of(obj: Any) -> str:
     """`path/file.py:LINE` of a declaration, for error messages that name both sides."""

@@ -61,7 +61,9 @@ class Source:
 
 
 async def get(fn: FunctionSpec, request: Any, source: Source, who: str) -> dict[str, Any]:
-    return dict(orjson.loads(await cache.cached(fn, request, source(who))))
+    compute = source(who)
+    (value,) = await cache.cached_many([fn], request, lambda _spec: compute())
+    return dict(orjson.loads(value))
 
 
 def redis_client(url: str) -> redis.Redis:

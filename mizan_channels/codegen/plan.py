@@ -16,7 +16,6 @@ from typing import Literal
 from ..ir.model import (
     Alias,
     Document,
-    EnumType,
     ListOf,
     MapOf,
     NamedType,
@@ -131,7 +130,3 @@ def make_plan(doc: Document) -> Plan:
         dual=dual,
         form_structs=frozenset(f.fields_type for f in doc.forms),
     )
-
-
-def is_enum(t: NamedType) -> bool:
-    return isinstance(t, EnumType)
