@@ -6,13 +6,12 @@ deactivation, and a rule that says "logged in" must not admit them.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from typing import Any
 
 from .exceptions import Forbidden, Unauthorized
 from .registry import AuthRule
-from .threads import threaded
+from .threads import call_hook
 
 logger = logging.getLogger("mizan_channels")
 
@@ -43,10 +42,7 @@ async def check(rule: AuthRule, request: Any, what: str) -> None:
     if getattr(user, "is_authenticated", False) and not logged_in:
         raise Unauthorized()
     try:
-        if inspect.iscoroutinefunction(rule):
-            allowed = await rule(request)
-        else:
-            allowed = await threaded(rule)(request)
+        allowed = await call_hook(rule, request)
     except Exception:
         logger.warning("auth predicate of %s raised; refusing", what, exc_info=True)
         raise Forbidden() from None

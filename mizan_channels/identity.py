@@ -19,7 +19,6 @@ from importlib import import_module
 from typing import Any
 
 from channels.auth import get_user
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_in, user_logged_out
@@ -27,6 +26,7 @@ from django.db.models.signals import post_save
 
 from . import broker, protocol
 from .hub import Event
+from .threads import threaded
 from .transaction import defer
 
 logger = logging.getLogger("mizan_channels")
@@ -55,10 +55,9 @@ async def load_session(session_key: str) -> tuple[Any, Any]:
     return session, user
 
 
-@database_sync_to_async
-def reload_user(user_pk: Any) -> Any:
+async def reload_user(user_pk: Any) -> Any:
     """The user as stored now, or None if gone."""
-    return get_user_model()._default_manager.filter(pk=user_pk).first()
+    return await threaded(get_user_model()._default_manager.filter(pk=user_pk).first)()
 
 
 def _publish(stream: str, event: Event) -> None:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
 from django.core import signing
 
 from . import conf
 from .exceptions import Unauthorized
 from .identity import session_stream
+from .threads import threaded
 
 SALT = "mizan_channels.mwt"
 
@@ -44,25 +44,14 @@ def issue(user: Any, session_key: str | None = None) -> tuple[str, int]:
     return token, int(time.time()) + conf.get().MWT_TTL
 
 
-def token_hash(token: str) -> str:
-    """The auth hash a (verified) token was bound to."""
-    payload = _signer().unsign_object(token)
-    return str(payload.get("h", ""))
-
-
-def token_session(token: str) -> str:
-    """The session stream a (verified) token was issued in, or ""."""
-    payload = _signer().unsign_object(token)
-    return str(payload.get("s", ""))
-
-
 def still_valid(user: Any, bound_hash: str) -> bool:
     """Does a token bound to `bound_hash` still speak for `user` (same password, active)?"""
     return bool(getattr(user, "is_active", True)) and _auth_hash(user)[:32] == bound_hash
 
 
-def verify(token: str) -> Any:
-    """The active user the token names. Raises Unauthorized (one generic message) for a
+def verify(token: str) -> tuple[Any, str, str]:
+    """The active user the token names, the auth hash it is bound to and the session
+    stream it was issued in ("" for none). Raises Unauthorized (one generic message) for a
     tampered, expired or foreign token, or a user that changed password or was disabled."""
     try:
         payload = _signer().unsign_object(token, max_age=conf.get().MWT_TTL)
@@ -70,10 +59,17 @@ def verify(token: str) -> Any:
         user = get_user_model()._default_manager.get(pk=pk)
     except Exception:
         raise Unauthorized("Invalid or expired token.") from None
-    if not still_valid(user, str(payload.get("h"))):
+    bound_hash = str(payload.get("h", ""))
+    if not still_valid(user, bound_hash):
         raise Unauthorized("Invalid or expired token.")
-    return user
+    return user, bound_hash, str(payload.get("s", ""))
 
 
-aissue = database_sync_to_async(issue)
-averify = database_sync_to_async(verify)
+async def aissue(user: Any, session_key: str | None = None) -> tuple[str, int]:
+    """`issue` off the loop (a custom user model's auth hash may query)."""
+    return await threaded(issue)(user, session_key)  # type: ignore[no-any-return]
+
+
+async def averify(token: str) -> tuple[Any, str, str]:
+    """`verify` off the loop."""
+    return await threaded(verify)(token)  # type: ignore[no-any-return]

@@ -63,6 +63,13 @@ def threaded(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     return _wrapper(fn)
 
 
+async def call_hook(fn: Callable[..., Any], *args: Any) -> Any:
+    """Run user code that may be `async def` (awaited) or `def` (in a worker thread)."""
+    if inspect.iscoroutinefunction(fn):
+        return await fn(*args)
+    return await threaded(fn)(*args)
+
+
 def executor() -> ThreadPoolExecutor:
     """The process's pool for sync calls, created on first use."""
     global _executor

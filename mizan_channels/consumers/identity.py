@@ -84,9 +84,7 @@ class IdentityMixin:
                 self._queue(protocol.resync_aud(aud, self.session.cursors[stream].epoch))
 
     async def _auth(self, frame: protocol.Auth) -> None:
-        user = await mwt.averify(frame.token)
-        self.token_hash = mwt.token_hash(frame.token)
-        self.token_session = mwt.token_session(frame.token)
+        user, self.token_hash, self.token_session = await mwt.averify(frame.token)
         await self.switch_user(user)
 
     async def switch_user(self, user: Any) -> None:

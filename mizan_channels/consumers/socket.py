@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import inspect
 import logging
 import secrets
 from collections import deque
@@ -48,7 +47,7 @@ from ..presence.conn import ConnPresence
 from ..registry import registry
 from ..request import SocketRequest
 from ..session import Limits, Reject, Session
-from ..threads import threaded
+from ..threads import call_hook
 from .identity import IdentityMixin
 
 logger = logging.getLogger("mizan_channels")
@@ -91,13 +90,6 @@ def server_send(send: ASGISend) -> ASGISend:
     if isinstance(owner, InstanceSessionWrapper):
         return server_send(cast(ASGISend, owner.real_send))
     return send
-
-
-async def call_hook(fn: Callable[..., Any], *args: Any) -> Any:
-    """Run a user hook that may be sync (in a worker thread) or async."""
-    if inspect.iscoroutinefunction(fn):
-        return await fn(*args)
-    return await threaded(fn)(*args)
 
 
 class MizanConsumer(IdentityMixin):

@@ -20,7 +20,6 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django import forms
 from django.forms.forms import DeclarativeFieldsMetaclass
 from django.forms.models import BaseModelForm, ModelFormMetaclass
@@ -28,6 +27,7 @@ from django.forms.models import BaseModelForm, ModelFormMetaclass
 from ..client import build_spec, pascal
 from ..exceptions import ConfigurationError, InvalidParams
 from ..registry import FunctionSpec, location_of, registry
+from ..threads import threaded
 from .bind import FormValidation, fields_model, form_data, form_errors
 from .describe import FormSchema, base_fields, default_name, form_schema
 
@@ -201,7 +201,7 @@ def declare(form_cls: type[Any]) -> None:
         return checked(request, kwargs).on_submit_success(request)
 
     async def asubmit(request: Any, **kwargs: Any) -> Any:
-        form = await database_sync_to_async(checked, thread_sensitive=False)(request, kwargs)
+        form = await threaded(checked)(request, kwargs)
         return await form.on_submit_success(request)
 
     specs: list[tuple[Callable[..., Any], str, Any, tuple[()] | None, Any, bool]] = [

@@ -29,11 +29,11 @@ import typing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from channels.db import database_sync_to_async
 from django.utils.crypto import salted_hmac
 from pydantic import BaseModel
 
 from ..exceptions import ConfigurationError
+from ..threads import call_hook
 from .store import read_sync
 
 if TYPE_CHECKING:
@@ -235,10 +235,7 @@ async def identify(
     else:
         hook = instance.presence_meta
         args = (params,) if spec.takes_params else ()
-        if inspect.iscoroutinefunction(hook):
-            value = await hook(*args)
-        else:
-            value = await database_sync_to_async(hook, thread_sensitive=False)(*args)
+        value = await call_hook(hook, *args)
     if value is None:
         return None
     model = spec.model
