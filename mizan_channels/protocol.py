@@ -191,3 +191,21 @@ def resync_sub(sub: int, epoch: str) -> bytes:
 
 def resync_aud(aud: str, epoch: str) -> bytes:
     return dumps({"t": "resync", "aud": aud, "epoch": epoch})
+
+
+def apply_diff(state: dict[str, dict[str, Any]], frame: dict[str, Any]) -> None:
+    """Apply a `presence` frame to a roster (key -> {ref: meta}) in place: `state` replaces
+    it; otherwise leaves, then joins. A key with no refs left is a user who left."""
+    if "state" in frame:
+        state.clear()
+        state.update({k: dict(v) for k, v in frame["state"].items()})
+        return
+    for key, refs in (frame.get("leaves") or {}).items():
+        entry = state.get(key)
+        if entry is not None:
+            for ref in refs:
+                entry.pop(ref, None)
+            if not entry:
+                del state[key]
+    for key, refs in (frame.get("joins") or {}).items():
+        state.setdefault(key, {}).update(refs)

@@ -29,7 +29,7 @@ from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed
 
 from . import protocol
-from .presence import apply_diff
+from .protocol import apply_diff
 
 logger = logging.getLogger("mizan_channels.remote")
 
@@ -314,17 +314,20 @@ class Client:
 
     async def request(self, frame: dict[str, Any], timeout: float | None = None) -> Any:
         """Send a frame with a fresh id; return the `ok` data or raise RemoteError."""
+        return await self._exchange(next(self._ids), frame, timeout)
+
+    async def _exchange(
+        self, frame_id: int, frame: dict[str, Any], timeout: float | None = None
+    ) -> Any:
         if self.ws is None:
             raise ConnectionLost("not connected")
-        frame_id = next(self._ids)
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[frame_id] = fut
         try:
-            await self.ws.send(protocol.dumps({**frame, "id": frame_id}).decode())
-        except ConnectionClosed:
-            self._pending.pop(frame_id, None)
-            raise ConnectionLost() from None
-        try:
+            try:
+                await self.ws.send(protocol.dumps({**frame, "id": frame_id}).decode())
+            except ConnectionClosed:
+                raise ConnectionLost() from None
             return await asyncio.wait_for(fut, timeout or self.timeout)
         finally:
             self._pending.pop(frame_id, None)
@@ -354,17 +357,11 @@ class Client:
         sub._acked, sub._early_seq, sub._early_presence = False, 0, []
         sub._resuming = "since" in frame
         self.subscriptions[frame_id] = sub  # before the reply: msg frames may follow at once
-        fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[frame_id] = fut
-        assert self.ws is not None
-        await self.ws.send(protocol.dumps({**frame, "id": frame_id}).decode())
         try:
-            data = await asyncio.wait_for(fut, self.timeout)
+            data = await self._exchange(frame_id, frame)
         except BaseException:
             self.subscriptions.pop(frame_id, None)
             raise
-        finally:
-            self._pending.pop(frame_id, None)
         return bool(data.get("recovered"))
 
     async def unsubscribe(self, sub: Subscription) -> None:

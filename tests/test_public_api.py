@@ -48,10 +48,11 @@ def test_seed_import_paths_in_either_order() -> None:
 
 
 def test_sans_io_layers_load_no_django_machinery() -> None:
-    """protocol, session and the IR model run without settings, ORM, HTTP or Channels."""
+    """protocol, session, the IR model and the Python client run without settings, ORM,
+    HTTP or Channels."""
     code = (
         "import sys; import mizan_channels.protocol, mizan_channels.session, "
-        "mizan_channels.ir.model;"
+        "mizan_channels.ir.model, mizan_channels.remote;"
         "heavy = [m for m in sys.modules if m.split('.')[:2] in (['django', 'conf'], "
         "['django', 'db'], ['django', 'http'], ['channels']) or m == 'channels'];"
         "assert not heavy, heavy"

@@ -33,6 +33,7 @@ from django.utils.crypto import salted_hmac
 from pydantic import BaseModel
 
 from ..exceptions import ConfigurationError
+from ..protocol import apply_diff
 from ..threads import call_hook
 from .store import read_sync
 
@@ -257,24 +258,6 @@ async def identify(
             f"{MAX_META_BYTES}; keep it to names and URLs and fetch the rest on demand."
         )
     return member_key(user, getattr(instance, "request", None), conn), meta
-
-
-def apply_diff(state: dict[str, dict[str, Any]], frame: dict[str, Any]) -> None:
-    """Apply a `presence` frame to a roster (key -> {ref: meta}) in place: `state` replaces
-    it; otherwise leaves, then joins. A key with no refs left is a user who left."""
-    if "state" in frame:
-        state.clear()
-        state.update({k: dict(v) for k, v in frame["state"].items()})
-        return
-    for key, refs in (frame.get("leaves") or {}).items():
-        entry = state.get(key)
-        if entry is not None:
-            for ref in refs:
-                entry.pop(ref, None)
-            if not entry:
-                del state[key]
-    for key, refs in (frame.get("joins") or {}).items():
-        state.setdefault(key, {}).update(refs)
 
 
 __all__ = [
