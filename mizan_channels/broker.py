@@ -272,20 +272,18 @@ class RedisBackend:
         if self.pubsub.connection is not None:
             await self.pubsub.unsubscribe(self.channel(stream))
 
-    async def publish(self, stream: str, event: Event, history: int = 0) -> tuple[str, int]:
+    @classmethod
+    def publish_args(cls, stream: str, event: Event, history: int) -> tuple[list[Any], list[Any]]:
+        """PUBLISH_LUA's keys and arguments for one event (async and sync publishers)."""
         fresh = take_dirty(stream)
+        keys = [cls.key(stream), cls.history_key(stream)]
+        args = [new_epoch(), cls.channel(stream), event.encode(), POSITION_TTL, history]
+        return keys, [*args, "1" if fresh else "0"]
+
+    async def publish(self, stream: str, event: Event, history: int = 0) -> tuple[str, int]:
         try:
-            epoch, seq = await self.publish_script(
-                keys=[self.key(stream), self.history_key(stream)],
-                args=[
-                    new_epoch(),
-                    self.channel(stream),
-                    event.encode(),
-                    POSITION_TTL,
-                    history,
-                    "1" if fresh else "0",
-                ],
-            )
+            keys, args = self.publish_args(stream, event, history)
+            epoch, seq = await self.publish_script(keys=keys, args=args)
         except asyncio.CancelledError:
             mark_dirty(stream)
             raise
@@ -388,7 +386,9 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-_sync_clients: dict[str, Any] = {}
+#: Per Redis URL, the sync client's registered publish script (EVALSHA, not the script text
+#: on every publish).
+_sync_scripts: dict[str, Any] = {}
 _sync_lock = threading.Lock()
 
 
@@ -400,23 +400,13 @@ def publish_sync(stream: str, event: Event, history: int = 0) -> tuple[str, int]
     import redis
 
     with _sync_lock:
-        client = _sync_clients.get(url)
-        if client is None:
-            client = _sync_clients[url] = redis.Redis.from_url(url, socket_timeout=5)
-    fresh = take_dirty(stream)
+        script = _sync_scripts.get(url)
+        if script is None:
+            client = redis.Redis.from_url(url, socket_timeout=5)
+            script = _sync_scripts[url] = client.register_script(PUBLISH_LUA)
     try:
-        epoch, seq = client.eval(
-            PUBLISH_LUA,
-            2,
-            RedisBackend.key(stream),
-            RedisBackend.history_key(stream),
-            new_epoch(),
-            RedisBackend.channel(stream),
-            event.encode(),
-            POSITION_TTL,
-            history,
-            "1" if fresh else "0",
-        )
+        keys, args = RedisBackend.publish_args(stream, event, history)
+        epoch, seq = script(keys=keys, args=args)
     except Exception as exc:
         return _degraded(stream, exc)
     return _text(epoch), int(seq)

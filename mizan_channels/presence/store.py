@@ -345,7 +345,8 @@ class RedisStore:
         return _members(out)
 
 
-_sync_clients: dict[str, Any] = {}
+#: Per Redis URL, the sync client's registered roster script.
+_sync_scripts: dict[str, Any] = {}
 _sync_lock = threading.Lock()
 
 
@@ -357,8 +358,9 @@ def read_sync(stream: str) -> Members:
     import redis
 
     with _sync_lock:
-        client = _sync_clients.get(url)
-        if client is None:
-            client = _sync_clients[url] = redis.Redis.from_url(url, socket_timeout=5)
-    out = client.eval(READ_LUA, 3, "", roster_key(stream), PROCS_KEY)
+        script = _sync_scripts.get(url)
+        if script is None:
+            client = redis.Redis.from_url(url, socket_timeout=5)
+            script = _sync_scripts[url] = client.register_script(READ_LUA)
+    out = script(keys=["", roster_key(stream), PROCS_KEY])
     return _members(out)
