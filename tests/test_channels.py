@@ -21,13 +21,10 @@ from mizan_channels.registry import registry
 from mizan_channels.testing import MizanCommunicator
 from tests.asgi import application
 from tests.conftest import TIMEOUT
+from tests.sockets import sock
 from tests.testapp.clients import ChatChannel, NewsChannel
 
 DB = pytest.mark.django_db(transaction=True)
-
-
-def sock(**kwargs: Any) -> MizanCommunicator:
-    return MizanCommunicator(application, timeout=TIMEOUT, **kwargs)
 
 
 def msg(text: str, user: str = "ann") -> Any:

@@ -12,9 +12,8 @@ import pytest
 from mizan_channels import broker, hub
 from mizan_channels.consumers.socket import MizanConsumer
 from mizan_channels.hub import get_hub
-from mizan_channels.testing import MizanCommunicator
-from tests.asgi import application
 from tests.conftest import TIMEOUT
+from tests.sockets import sock
 from tests.testapp.clients import FeedChannel
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -30,10 +29,6 @@ async def backend(request: Any, settings: Any) -> AsyncIterator[str]:
     yield request.param
     await get_hub().close()
     hub.reset()
-
-
-def sock() -> MizanCommunicator:
-    return MizanCommunicator(application, timeout=TIMEOUT)
 
 
 def feed(topic: str) -> str:

@@ -25,9 +25,8 @@ from mizan_channels.forms import (
     mizanFormMixin,
 )
 from mizan_channels.registry import registry
-from mizan_channels.testing import MizanCommunicator
-from tests.asgi import application
 from tests.conftest import TIMEOUT
+from tests.sockets import sock
 from tests.testapp import forms as app_forms
 from tests.testapp.models import Tag, Ticket
 
@@ -36,10 +35,6 @@ URL = "/api/mizan/call/"
 
 def post(client: Client, fn: str, body: Any = None) -> Any:
     return client.post(URL + fn, data=json.dumps(body or {}), content_type="application/json")
-
-
-def sock(**kwargs: Any) -> MizanCommunicator:
-    return MizanCommunicator(application, timeout=TIMEOUT, **kwargs)
 
 
 def fields_of(schema: dict[str, Any]) -> dict[str, dict[str, Any]]:

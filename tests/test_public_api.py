@@ -24,7 +24,9 @@ def run_python(code: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_all_names_resolve() -> None:
-    for name in mizan_channels.__all__:
+    names = mizan_channels.__all__
+    assert len(names) == len(set(names)) and {"client", "ReactChannel", "wrap_asgi"} <= set(names)
+    for name in names:
         assert getattr(mizan_channels, name) is not None, name
 
 

@@ -15,13 +15,10 @@ from mizan_channels.exceptions import MizanError
 from mizan_channels.testing import MizanCommunicator
 from tests.asgi import application
 from tests.conftest import TIMEOUT
+from tests.sockets import sock, still_works
 from tests.testapp import clients
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def sock(**kwargs: Any) -> MizanCommunicator:
-    return MizanCommunicator(application, timeout=TIMEOUT, **kwargs)
 
 
 async def send_raw(
@@ -35,10 +32,6 @@ async def send_raw(
 
 async def error_frame(c: MizanCommunicator) -> dict[str, Any]:
     return await c.next_frame(lambda f: f["t"] == "err")
-
-
-async def still_works(c: MizanCommunicator) -> None:
-    assert await c.call("echo", text="still") == {"message": "still"}
 
 
 async def test_hello_is_first_frame() -> None:

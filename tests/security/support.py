@@ -20,14 +20,9 @@ from channels.testing import WebsocketCommunicator
 from mizan_channels import protocol
 from mizan_channels.testing import MizanCommunicator
 from tests.asgi import application
-from tests.conftest import TIMEOUT
 from tests.servers import ROOT, Daphne
 
 WS = "/ws/mizan/"
-
-
-def sock(**kwargs: Any) -> MizanCommunicator:
-    return MizanCommunicator(application, timeout=TIMEOUT, **kwargs)
 
 
 def raw_socket(headers: list[tuple[bytes, bytes]]) -> WebsocketCommunicator:
@@ -44,11 +39,6 @@ async def reply(c: MizanCommunicator, frame_id: int | None = None) -> dict[str, 
     return await c.next_frame(
         lambda f: f["t"] in ("ok", "err", "pong") and (frame_id is None or f.get("id") == frame_id)
     )
-
-
-async def still_works(c: MizanCommunicator) -> None:
-    assert await c.call("echo", text="still") == {"message": "still"}
-    assert (await c.request({"t": "ping"}))["t"] == "pong"
 
 
 def assert_clean(frame: dict[str, Any]) -> None:

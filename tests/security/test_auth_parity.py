@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 from mizan_channels import mwt
 from mizan_channels.testing import MizanCommunicator
 from tests.conftest import TIMEOUT
-from tests.security.support import sock
+from tests.sockets import sock
 
 pytestmark = pytest.mark.django_db(transaction=True)
 CI = os.environ.get("CI", "").lower() == "true"

@@ -76,6 +76,7 @@ def test_a_user_only_receives_their_own_context(
 ) -> None:
     for who in order:
         data = fetch(browsers[who])
+        assert data
         for value in data.values():
             if who == "visitor":
                 assert not value["who"].startswith("u:"), value
@@ -107,6 +108,7 @@ def test_a_flipped_byte_anywhere_is_a_miss(
         raw[position % len(raw)] ^= 1 << bit
         real_cache.set(key, bytes(raw))
     again = fetch(browsers["ann"])
+    assert again.keys() == first.keys()
     for name, value in again.items():
         assert value["who"] == "u:ann"
         assert value["n"] > first[name]["n"], "a tampered entry was served"

@@ -23,8 +23,9 @@ from websockets.exceptions import ConnectionClosed
 from mizan_channels import protocol
 from mizan_channels.session import Limits, Session
 from tests.conftest import TIMEOUT
-from tests.security.support import daphne, reply, rss_bytes, sock
+from tests.security.support import daphne, reply, rss_bytes
 from tests.servers import ROOT
+from tests.sockets import sock
 
 logger = logging.getLogger(__name__)
 

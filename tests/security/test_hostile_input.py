@@ -18,7 +18,8 @@ from websockets.exceptions import ConnectionClosed
 from mizan_channels import protocol
 from mizan_channels.remote import connect
 from tests.conftest import TIMEOUT
-from tests.security.support import LogTrap, assert_clean, daphne, reply, sock, still_works
+from tests.security.support import LogTrap, assert_clean, daphne, reply
+from tests.sockets import sock, still_works
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

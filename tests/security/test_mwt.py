@@ -26,7 +26,8 @@ from mizan_channels.exceptions import Unauthorized
 from mizan_channels.remote import connect
 from mizan_channels.testing import MizanCommunicator
 from tests.conftest import TIMEOUT
-from tests.security.support import LogTrap, daphne, manage_shell, sock, still_works
+from tests.security.support import LogTrap, daphne, manage_shell
+from tests.sockets import sock, still_works
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
