@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from importlib import import_module
 from typing import Any
 
 import pytest
@@ -23,8 +22,7 @@ from mizan_channels.exceptions import MizanError
 from mizan_channels.ir import build_ir
 from mizan_channels.registry import registry
 from mizan_channels.testing import MizanCommunicator
-from tests.asgi import application
-from tests.conftest import TIMEOUT
+from tests.sessions import anonymous_session, browser, call_http, tab, whoami
 
 # allauth's emails link to its pages, so the URLconf of these tests mounts them.
 urlpatterns = [
@@ -48,44 +46,8 @@ def auth_functions() -> Iterator[None]:
     cache.clear()
 
 
-def anonymous_session() -> str:
-    store = import_module(settings.SESSION_ENGINE).SessionStore()
-    store["visited"] = True
-    store.save()
-    return str(store.session_key)
-
-
-def tab(session_key: str | None = None, user: Any = None) -> MizanCommunicator:
-    headers = []
-    if session_key:
-        headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()))
-    t = MizanCommunicator(application, timeout=TIMEOUT, headers=headers, user=user)
-    t.scope["client"] = ("127.0.0.1", 50123)  # what daphne gives; allauth limits per address
-    return t
-
-
-def browser(session_key: str | None = None) -> Client:
-    c = Client()
-    if session_key:
-        c.cookies[settings.SESSION_COOKIE_NAME] = session_key
-    return c
-
-
-def call_http(c: Client, fn: str, **args: Any) -> tuple[int, Any]:
-    r = c.post(f"/api/mizan/call/{fn}", data=json.dumps(args), content_type="application/json")
-    return r.status_code, r.json()
-
-
 async def http(c: Client, fn: str, **args: Any) -> tuple[int, Any]:
     return await sync_to_async(call_http)(c, fn, **args)
-
-
-async def whoami(t: MizanCommunicator) -> str | None:
-    try:
-        return str(await t.call("whoami"))
-    except MizanError as exc:
-        assert exc.code == "unauthorized"
-        return None
 
 
 async def error_of(t: MizanCommunicator, fn: str, **args: Any) -> MizanError:

@@ -3,10 +3,6 @@ session without reconnecting; a password change or deactivation closes the user'
 
 from __future__ import annotations
 
-import json
-from importlib import import_module
-from typing import Any
-
 import pytest
 from asgiref.sync import sync_to_async
 from django.conf import settings
@@ -14,43 +10,12 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from mizan_channels import mwt
-from mizan_channels.exceptions import MizanError
 from mizan_channels.testing import MizanCommunicator
 from tests.asgi import application
 from tests.conftest import TIMEOUT
+from tests.sessions import anonymous_session, browser, call_http, tab, whoami
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def anonymous_session() -> str:
-    store = import_module(settings.SESSION_ENGINE).SessionStore()
-    store["visited"] = True
-    store.save()
-    return str(store.session_key)
-
-
-def tab(session_key: str) -> MizanCommunicator:
-    cookie = f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()
-    return MizanCommunicator(application, timeout=TIMEOUT, headers=[(b"cookie", cookie)])
-
-
-def browser(session_key: str) -> Client:
-    c = Client()
-    c.cookies[settings.SESSION_COOKIE_NAME] = session_key
-    return c
-
-
-def call_http(c: Client, fn: str, **args: Any) -> Any:
-    r = c.post(f"/api/mizan/call/{fn}", data=json.dumps(args), content_type="application/json")
-    return r.json()
-
-
-async def whoami(t: MizanCommunicator) -> str | None:
-    try:
-        return str(await t.call("whoami"))
-    except MizanError as exc:
-        assert exc.code == "unauthorized"
-        return None
 
 
 async def test_sign_in_over_http_switches_every_tab_of_the_session() -> None:
@@ -58,7 +23,7 @@ async def test_sign_in_over_http_switches_every_tab_of_the_session() -> None:
     key = await sync_to_async(anonymous_session)()
     async with tab(key) as one, tab(key) as two:
         assert await whoami(one) is None
-        result = await sync_to_async(call_http)(
+        _, result = await sync_to_async(call_http)(
             browser(key), "sign_in", username="ann", password="pw"
         )
         assert result["data"] is True

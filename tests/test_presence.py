@@ -7,12 +7,10 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable
-from importlib import import_module
 from typing import Any
 
 import pytest
 from asgiref.sync import sync_to_async
-from django.conf import settings
 from pydantic import BaseModel
 
 from mizan_channels import ConfigurationError, ReactChannel, broker, conf, protocol
@@ -25,6 +23,7 @@ from mizan_channels.presence.tracker import Tracker, tracker_for
 from mizan_channels.testing import MizanCommunicator
 from tests.conftest import TIMEOUT
 from tests.ir_helpers import scratch_channels
+from tests.sessions import anonymous_session, tab
 from tests.testapp.clients import PresenceCardChannel, PresenceRoomChannel
 
 Roster = dict[str, dict[str, Any]]
@@ -245,22 +244,10 @@ async def test_anonymous_visitors_without_session_are_separate_guests(request: A
         assert {m["name"] for m in metas} == {"GUEST"}
 
 
-def anonymous_session() -> str:
-    store = import_module(settings.SESSION_ENGINE).SessionStore()
-    store["visited"] = True
-    store.save()
-    return str(store.session_key)
-
-
-def session_tab(session_key: str) -> MizanCommunicator:
-    cookie = f"{settings.SESSION_COOKIE_NAME}={session_key}".encode()
-    return MizanCommunicator(headers=[(b"cookie", cookie)])
-
-
 async def test_tabs_of_one_anonymous_session_count_once(users: Any, request: Any) -> None:
     r = room(request)
     key = await sync_to_async(anonymous_session)()
-    async with session_tab(key) as one, session_tab(key) as two:
+    async with tab(key) as one, tab(key) as two:
         w = await watch(one, "presence_card", room=r, tab="1")
         await watch(two, "presence_card", room=r, tab="2")
         await w.until(lambda s: sum(len(v) for v in s.values()) == 2)
@@ -274,7 +261,7 @@ async def test_signing_in_moves_the_connection_to_the_user(users: Any, request: 
     await bob.asave()
     r = room(request)
     key = await sync_to_async(anonymous_session)()
-    async with MizanCommunicator(user=ann) as a, session_tab(key) as b:
+    async with MizanCommunicator(user=ann) as a, tab(key) as b:
         wa = await watch(a, "presence_room", room=r)
         await watch(b, "presence_room", room=r)
         await wa.until(lambda s: len(s) == 2)
