@@ -102,8 +102,7 @@ def plan(quick: bool) -> list[Case]:
     for deflate in (0, 1):
         for peer in ("hand", "mizan") if quick or deflate else ("raw", "hand", "mizan"):
             cases.append(Case("idle", peer, "uvloop", params={"deflate": deflate}))
-    if (ROOT / "bench" / "ir_export.py").exists():
-        cases.append(Case("ir", "mizan", "", ""))
+    cases.append(Case("ir", "mizan", "", ""))
     return cases
 
 

@@ -22,11 +22,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from tests.servers import RedisServer, free_port, wait_port
+from tests.servers import ROOT, RedisServer, free_port, wait_port
 
 logger = logging.getLogger("bench")
 
-ROOT = Path(__file__).resolve().parent.parent
 APP = "bench.project.asgi:application"
 #: Server kinds: daphne (Twisted), uvicorn on asyncio's loop, uvicorn on uvloop.
 SERVERS = ("daphne", "uvicorn", "uvloop")

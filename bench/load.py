@@ -18,7 +18,7 @@ import os
 import secrets
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -183,18 +183,26 @@ async def rpc(spec: dict[str, Any]) -> dict[str, Any]:
             with contextlib.suppress(BaseException):
                 await read_task
 
+    out = await after_warmup(meter, spec["warmup_s"], (conn_loop(ws) for ws in sockets))
+    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
+    return out
+
+
+async def after_warmup(
+    meter: Meter, warmup_s: float, loops: Iterable[Coroutine[Any, Any, None]]
+) -> dict[str, Any]:
+    """Run the load `loops` to their end, measuring from `warmup_s` into them."""
+
     async def marker() -> None:
-        await asyncio.sleep(spec["warmup_s"])  # the warm-up is a duration, not a wait on an event
+        await asyncio.sleep(warmup_s)  # the warm-up is a duration, not a wait on an event
         meter.mark()
 
     mark_task = asyncio.create_task(marker())
-    await asyncio.gather(*(conn_loop(ws) for ws in sockets))
+    await asyncio.gather(*loops)
     if not mark_task.done():  # count-bounded before the warm-up ended: measure nothing
         mark_task.cancel()
         raise CaseFailed("max_ops reached during warm-up; raise max_ops or shorten warmup_s")
-    out = meter.result()
-    await asyncio.gather(*(ws.close() for ws in sockets), return_exceptions=True)
-    return out
+    return meter.result()
 
 
 class Subscriber:
@@ -221,15 +229,19 @@ class Subscriber:
                 self.progress.set()
 
 
-async def call(ws: ClientConnection, frame_id: int, fn: str, args: dict[str, Any]) -> Any:
-    """Send one mizan-shaped call and return its `ok` data (skipping pushes meanwhile)."""
-    await ws.send(orjson.dumps({"t": "call", "id": frame_id, "fn": fn, "args": args}).decode())
+async def request(ws: ClientConnection, frame: dict[str, Any]) -> Any:
+    """Send one mizan-shaped request and return its `ok` data (skipping pushes meanwhile)."""
+    await ws.send(orjson.dumps(frame).decode())
     while True:
-        frame = orjson.loads(await asyncio.wait_for(ws.recv(), 60))
-        if frame.get("id") == frame_id:
-            if frame.get("t") != "ok":
-                raise CaseFailed(f"{fn} failed: {frame!r}")
-            return frame.get("data")
+        reply = orjson.loads(await asyncio.wait_for(ws.recv(), 60))
+        if reply.get("id") == frame["id"]:
+            if reply.get("t") != "ok":
+                raise CaseFailed(f"{frame['t']} failed: {reply!r}")
+            return reply.get("data")
+
+
+async def call(ws: ClientConnection, frame_id: int, fn: str, args: dict[str, Any]) -> Any:
+    return await request(ws, {"t": "call", "id": frame_id, "fn": fn, "args": args})
 
 
 async def wait_until(
@@ -390,14 +402,7 @@ async def bumper_main(url: str) -> None:
 
 
 async def call_sub(ws: ClientConnection, frame_id: int, room: str) -> None:
-    frame = {"t": "sub", "id": frame_id, "ch": "feed", "params": {"room": room}}
-    await ws.send(orjson.dumps(frame).decode())
-    while True:
-        reply = orjson.loads(await asyncio.wait_for(ws.recv(), 60))
-        if reply.get("id") == frame_id:
-            if reply.get("t") != "ok":
-                raise CaseFailed(f"sub failed: {reply!r}")
-            return
+    await request(ws, {"t": "sub", "id": frame_id, "ch": "feed", "params": {"room": room}})
 
 
 async def http(spec: dict[str, Any]) -> dict[str, Any]:
@@ -445,16 +450,7 @@ async def http(spec: dict[str, Any]) -> dict[str, Any]:
         finally:
             writer.close()
 
-    async def marker() -> None:
-        await asyncio.sleep(spec["warmup_s"])
-        meter.mark()
-
-    mark_task = asyncio.create_task(marker())
-    await asyncio.gather(*(conn_loop(r, w) for r, w in streams))
-    if not mark_task.done():
-        mark_task.cancel()
-        raise CaseFailed("max_ops reached during warm-up")
-    return meter.result()
+    return await after_warmup(meter, spec["warmup_s"], (conn_loop(r, w) for r, w in streams))
 
 
 async def idle(spec: dict[str, Any]) -> dict[str, Any]:
