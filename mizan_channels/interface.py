@@ -8,7 +8,6 @@ first socket, since building the IR walks every declaration.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 
@@ -24,10 +23,11 @@ def digest() -> str:
     if _digest is None:
         with _lock:
             if _digest is None:
-                from .ir import build_ir, emit
+                from .codegen import digest as document_digest
+                from .ir import build_ir
 
                 try:
-                    _digest = hashlib.sha256(emit(build_ir()).encode("utf-8")).hexdigest()
+                    _digest = document_digest(build_ir())
                 except Exception as exc:
                     logger.warning("no IR digest for hello: the registry can't export (%s)", exc)
                     _digest = ""

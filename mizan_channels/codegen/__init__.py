@@ -17,7 +17,6 @@ hooks), forms.ts (form hooks), index.ts (re-exports), and a copy of the browser 
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import logging
 from importlib import resources
@@ -139,23 +138,11 @@ def generate(doc: Document, runtime_import: str | None = None) -> dict[str, str]
 
 def stale(out_dir: Path, files: dict[str, str]) -> str:
     """A unified diff from what `out_dir` holds to `files`; empty when nothing is stale."""
-    chunks: list[str] = []
-    for name, text in files.items():
-        path = out_dir / name
-        try:
-            current = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            current = ""
-        if current != text:
-            chunks.extend(
-                difflib.unified_diff(
-                    current.splitlines(keepends=True),
-                    text.splitlines(keepends=True),
-                    fromfile=str(path),
-                    tofile=f"{path} (generated)",
-                )
-            )
-    return "".join(chunks)
+    from ..ir.__main__ import stale_diff
+
+    return "".join(
+        stale_diff(out_dir / name, text, "generated") or "" for name, text in files.items()
+    )
 
 
 def write(out_dir: Path, files: dict[str, str]) -> list[str]:

@@ -38,9 +38,9 @@ def export_text(registry: Registry | None = None) -> str:
     return emit(build_ir(registry))
 
 
-def stale_diff(path: Path, text: str) -> str | None:
+def stale_diff(path: Path, text: str, source: str = "from the registry") -> str | None:
     """None when `path` holds exactly `text`, else a unified diff from the file to `text`
-    (a missing file counts as empty)."""
+    (a missing file counts as empty), `text` labelled by its `source`."""
     try:
         current = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -52,7 +52,7 @@ def stale_diff(path: Path, text: str) -> str | None:
             current.splitlines(keepends=True),
             text.splitlines(keepends=True),
             fromfile=str(path),
-            tofile=f"{path} (from the registry)",
+            tofile=f"{path} ({source})",
         )
     )
 

@@ -11,7 +11,6 @@ class name, and two different classes wanting one name fail the export with both
 
 from __future__ import annotations
 
-import importlib
 import inspect
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -42,9 +41,6 @@ from .model import (
 )
 from .types import IRExportError, TypeWalker, doc_of, path_of
 
-#: Builds form nodes once `mizan_channels.forms` exists; see `_form_builder`.
-FormBuilder = Callable[[str, type[Any], TypeWalker, Registry], Form]
-
 
 def build_ir(registry: Registry | None = None) -> Document:
     """The IR of `registry` (default: the global one).
@@ -74,13 +70,11 @@ def build_ir(registry: Registry | None = None) -> Document:
         _within(f"channel {name!r} ({path_of(cls)})", _channel, walker, name, cls)
         for name, cls in channels
     )
-    form_builder = _form_builder()
-    built_forms: tuple[Form, ...] = ()
-    if form_builder is not None:
-        built_forms = tuple(
-            form_builder(name, cls, walker, registry)
-            for name, cls in sorted(registry.forms.items())
-        )
+    from .forms import build_form  # imports Django's forms; only when building
+
+    built_forms = tuple(
+        build_form(name, cls, walker, registry) for name, cls in sorted(registry.forms.items())
+    )
     types = _settle_wire_names(walker.types, built_functions, built_channels, built_forms)
     return Document(
         types=tuple(sorted(types.values(), key=lambda t: (keyword(t), t.name))),
@@ -162,17 +156,6 @@ def _reachable(types: dict[str, NamedType], roots: Sequence[Shape]) -> set[str]:
         elif isinstance(shape, UnionOf):
             stack.extend(shape.arms)
     return seen
-
-
-def _form_builder() -> FormBuilder | None:
-    """The form node builder, present once `mizan_channels.forms` provides `describe_form`."""
-    try:
-        forms = importlib.import_module("mizan_channels.ir.forms")
-    except ModuleNotFoundError as exc:
-        if exc.name in ("mizan_channels.ir.forms", "mizan_channels.forms"):
-            return None
-        raise
-    return cast(FormBuilder, forms.build_form)
 
 
 def _reserve_channel_names(walker: TypeWalker, name: str, cls: type[Any]) -> None:
