@@ -40,8 +40,8 @@ struct "Msg" {
 """
 
 
-def changes(new: str) -> list[tuple[str, str, bool]]:
-    return [(c.where, c.what, c.breaking) for c in diff(parse(BASE), parse(new))]
+def changes(new: str, old: str = BASE) -> list[tuple[str, str, bool]]:
+    return [(c.where, c.what, c.breaking) for c in diff(parse(old), parse(new))]
 
 
 def breaking(new: str) -> list[str]:
@@ -133,3 +133,18 @@ def test_the_cli_exits_1_on_a_breaking_change(
     assert 'BREAKING  function "me": auth user -> superuser' in capsys.readouterr().out
     new.write_text("not kdl {")
     assert main(["diff", str(old), str(new)]) == 2
+
+
+def test_a_presence_only_type_is_judged_as_one_clients_receive() -> None:
+    """Clients read presence metadata: widening a field they rely on breaks them."""
+    with_meta = (
+        BASE.replace(
+            '    server-message "Msg"\n}', '    server-message "Msg"\n    presence "Meta"\n}'
+        )
+        + 'struct "Meta" {\n    field "name" { primitive "str"; }\n}\n'
+    )
+    widened = with_meta.replace(
+        'field "name" { primitive "str"; }', 'field "name" { optional { primitive "str"; }; }'
+    )
+    found = changes(widened, old=with_meta)
+    assert any("'name'" in f"{w}: {x}" and b for w, x, b in found), found

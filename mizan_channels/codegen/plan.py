@@ -9,48 +9,18 @@ the emitters need to know about directions is decided here, once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
 from ..ir.model import (
-    Alias,
     Document,
-    ListOf,
-    MapOf,
     NamedType,
-    OptionalOf,
-    Ref,
-    Shape,
     Struct,
-    TupleOf,
-    UnionOf,
+    directions,
+    type_refs,
 )
 
 View = Literal["in", "out"]
-
-
-def refs(shape: Shape) -> Iterator[str]:
-    """Every named type `shape` mentions directly."""
-    if isinstance(shape, Ref):
-        yield shape.name
-    elif isinstance(shape, ListOf):
-        yield from refs(shape.item)
-    elif isinstance(shape, MapOf):
-        yield from refs(shape.value)
-    elif isinstance(shape, OptionalOf):
-        yield from refs(shape.inner)
-    elif isinstance(shape, TupleOf | UnionOf):
-        for s in shape.items if isinstance(shape, TupleOf) else shape.arms:
-            yield from refs(s)
-
-
-def type_refs(t: NamedType) -> Iterator[str]:
-    if isinstance(t, Struct):
-        for f in t.fields:
-            yield from refs(f.shape)
-    elif isinstance(t, Alias):
-        yield from refs(t.shape)
 
 
 @dataclass(frozen=True)
@@ -72,41 +42,9 @@ class Plan:
         return "in" if type_name in self.inputs and type_name not in self.outputs else "out"
 
 
-def _reach(doc: Document, roots: Iterable[str]) -> frozenset[str]:
-    by_name = {t.name: t for t in doc.types}
-    seen: set[str] = set()
-    todo = [r for r in roots if r in by_name]
-    while todo:
-        name = todo.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        todo.extend(r for r in type_refs(by_name[name]) if r in by_name)
-    return frozenset(seen)
-
-
 def make_plan(doc: Document) -> Plan:
     types = {t.name: t for t in doc.types}
-    in_roots: list[str] = []
-    out_roots: list[str] = []
-    for f in doc.functions:
-        if f.input:
-            in_roots.append(f.input)
-        if f.output is not None:
-            out_roots.extend(refs(f.output))
-    for c in doc.channels:
-        in_roots.append(c.params)
-        out_roots.append(c.server_message)
-        if c.client_message:
-            in_roots.append(c.client_message)
-        if c.presence:
-            out_roots.append(c.presence)
-    for form in doc.forms:
-        in_roots.append(form.fields_type)
-        if form.output is not None:
-            out_roots.extend(refs(form.output))
-    inputs = _reach(doc, in_roots)
-    outputs = _reach(doc, out_roots)
+    inputs, outputs = directions(types, doc.functions, doc.channels, doc.forms)
     # A type's views differ when it has a defaulted or renamed field, or mentions a type
     # whose views differ: a fixpoint, because types may be recursive.
     differs = {

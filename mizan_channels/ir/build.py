@@ -12,7 +12,7 @@ class name, and two different classes wanting one name fail the export with both
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any, cast
 
@@ -29,14 +29,12 @@ from .model import (
     Form,
     Function,
     ListOf,
-    MapOf,
     NamedType,
-    OptionalOf,
     Ref,
     Shape,
     Struct,
     TupleOf,
-    UnionOf,
+    directions,
     keyword,
 )
 from .types import IRExportError, TypeWalker, doc_of, path_of
@@ -103,20 +101,7 @@ def _settle_wire_names(
     """Name each struct field by the key it travels under where the struct travels: the
     validation key for types only sent to the server, the serialized key for types only
     sent by it, and both (`output-name`) only for types going both ways with two keys."""
-    sent = _reachable(
-        types,
-        [Ref(f.input) for f in functions if f.input]
-        + [Ref(c.params) for c in channels]
-        + [Ref(c.client_message) for c in channels if c.client_message]
-        + [Ref(f.fields_type) for f in forms],
-    )
-    received = _reachable(
-        types,
-        [f.output for f in functions if f.output is not None]
-        + [Ref(c.server_message) for c in channels]
-        + [Ref(c.presence) for c in channels if c.presence]
-        + [f.output for f in forms if f.output is not None],
-    )
+    sent, received = directions(types, functions, channels, forms)
     out = dict(types)
     for name, t in types.items():
         if not isinstance(t, Struct) or not any(f.output_name for f in t.fields):
@@ -131,31 +116,6 @@ def _settle_wire_names(
         )
         out[name] = replace(t, fields=fields)
     return out
-
-
-def _reachable(types: dict[str, NamedType], roots: Sequence[Shape]) -> set[str]:
-    seen: set[str] = set()
-    stack = list(roots)
-    while stack:
-        shape = stack.pop()
-        if isinstance(shape, Ref):
-            if shape.name in seen or shape.name not in types:
-                continue
-            seen.add(shape.name)
-            t = types[shape.name]
-            if isinstance(t, Struct):
-                stack.extend(f.shape for f in t.fields)
-            elif isinstance(t, Alias):
-                stack.append(t.shape)
-        elif isinstance(shape, ListOf | MapOf):
-            stack.append(shape.item if isinstance(shape, ListOf) else shape.value)
-        elif isinstance(shape, OptionalOf):
-            stack.append(shape.inner)
-        elif isinstance(shape, TupleOf):
-            stack.extend(shape.items)
-        elif isinstance(shape, UnionOf):
-            stack.extend(shape.arms)
-    return seen
 
 
 def _reserve_channel_names(walker: TypeWalker, name: str, cls: type[Any]) -> None:

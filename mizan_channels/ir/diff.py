@@ -36,6 +36,7 @@ from .model import (
     Struct,
     TupleOf,
     UnionOf,
+    directions,
 )
 
 Direction = Literal["in", "out"]
@@ -52,47 +53,15 @@ class Change:
         return f"{'BREAKING' if self.breaking else 'compatible'}  {self.where}: {self.what}"
 
 
-def _shape_refs(s: Shape) -> list[str]:
-    if isinstance(s, Ref):
-        return [s.name]
-    if isinstance(s, ListOf):
-        return _shape_refs(s.item)
-    if isinstance(s, MapOf):
-        return _shape_refs(s.value)
-    if isinstance(s, OptionalOf):
-        return _shape_refs(s.inner)
-    if isinstance(s, TupleOf | UnionOf):
-        return [r for x in (s.items if isinstance(s, TupleOf) else s.arms) for r in _shape_refs(x)]
-    return []
-
-
 def _directions(doc: Document) -> dict[str, set[Direction]]:
     """Named type -> whether clients send it ("in"), receive it ("out"), or both."""
     types = {t.name: t for t in doc.types}
-    roots: list[tuple[str, Direction]] = []
-    for f in doc.functions:
-        if f.input:
-            roots.append((f.input, "in"))
-        if f.output is not None:
-            roots += [(r, "out") for r in _shape_refs(f.output)]
-    for c in doc.channels:
-        roots += [(c.params, "in"), (c.server_message, "out")]
-        if c.client_message:
-            roots.append((c.client_message, "in"))
-    for form in doc.forms:
-        roots.append((form.fields_type, "in"))
+    sent, received = directions(types, doc.functions, doc.channels, doc.forms)
     out: dict[str, set[Direction]] = {}
-    todo = list(roots)
-    while todo:
-        name, d = todo.pop()
-        if d in out.setdefault(name, set()):
-            continue
-        out[name].add(d)
-        t = types.get(name)
-        if isinstance(t, Struct):
-            todo += [(r, d) for f in t.fields for r in _shape_refs(f.shape)]
-        elif isinstance(t, Alias):
-            todo += [(r, d) for r in _shape_refs(t.shape)]
+    for name in sent:
+        out.setdefault(name, set()).add("in")
+    for name in received:
+        out.setdefault(name, set()).add("out")
     return out
 
 

@@ -9,6 +9,7 @@ comparable, which the round-trip tests rely on.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from typing import Literal, TypeAlias
 
@@ -331,3 +332,71 @@ __all__ = [
     "UnionOf",
     "keyword",
 ]
+
+
+# Which way types travel ---------------------------------------------------------------
+
+
+def refs(shape: Shape) -> Iterator[str]:
+    """Every named type `shape` mentions directly."""
+    if isinstance(shape, Ref):
+        yield shape.name
+    elif isinstance(shape, ListOf):
+        yield from refs(shape.item)
+    elif isinstance(shape, MapOf):
+        yield from refs(shape.value)
+    elif isinstance(shape, OptionalOf):
+        yield from refs(shape.inner)
+    elif isinstance(shape, TupleOf | UnionOf):
+        for s in shape.items if isinstance(shape, TupleOf) else shape.arms:
+            yield from refs(s)
+
+
+def type_refs(t: NamedType) -> Iterator[str]:
+    """Every named type the fields or target of `t` mention directly."""
+    if isinstance(t, Struct):
+        for f in t.fields:
+            yield from refs(f.shape)
+    elif isinstance(t, Alias):
+        yield from refs(t.shape)
+
+
+def directions(
+    types: Mapping[str, NamedType],
+    functions: Iterable[Function],
+    channels: Iterable[Channel],
+    forms: Iterable[Form],
+) -> tuple[frozenset[str], frozenset[str]]:
+    """(sent, received): the named types clients send (function inputs, channel params and
+    client messages, form fields) and receive (function and form outputs, server messages,
+    presence metadata), each with every type it mentions. A type may be in both."""
+    sent: list[str] = []
+    received: list[str] = []
+    for f in functions:
+        if f.input:
+            sent.append(f.input)
+        if f.output is not None:
+            received.extend(refs(f.output))
+    for c in channels:
+        sent.append(c.params)
+        received.append(c.server_message)
+        if c.client_message:
+            sent.append(c.client_message)
+        if c.presence:
+            received.append(c.presence)
+    for form in forms:
+        sent.append(form.fields_type)
+        if form.output is not None:
+            received.extend(refs(form.output))
+    return _closure(types, sent), _closure(types, received)
+
+
+def _closure(types: Mapping[str, NamedType], roots: Iterable[str]) -> frozenset[str]:
+    seen: set[str] = set()
+    todo = [r for r in roots if r in types]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(r for r in type_refs(types[name]) if r in types)
+    return frozenset(seen)
