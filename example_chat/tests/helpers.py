@@ -149,3 +149,13 @@ def wait_live(tab: Tab, connections: int = 1) -> None:
         "n => window.chat && chat.mizan.state === 'open' && chat.mizan.connections >= n",
         arg=connections,
     )
+
+
+def post(tab: Tab, text: str) -> None:
+    """Send a chat message from the page's compose form (both pages share its markup)."""
+    tab.page.fill("#compose input[name=text]", text)
+    tab.page.click("#compose button[type=submit]")
+
+
+def wait_message(tab: Tab, text: str) -> None:
+    tab.page.locator("#messages li .text", has_text=text).first.wait_for()

@@ -18,21 +18,12 @@ import pytest
 
 from tests.servers import ROOT, Daphne
 
-from .helpers import APP, Browsers, Tab, chat_env, wait_live
+from .helpers import APP, Browsers, Tab, chat_env, post, wait_live, wait_message
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
 SCREENSHOT = ROOT / "docs" / "screenshot.png"
 logger = logging.getLogger(__name__)
-
-
-def post(tab: Tab, text: str) -> None:
-    tab.page.fill("#compose input[name=text]", text)
-    tab.page.click("#compose button[type=submit]")
-
-
-def wait_message(tab: Tab, text: str) -> None:
-    tab.page.locator("#messages li .text", has_text=text).first.wait_for()
 
 
 def test_two_users_see_each_others_messages_live(chat_server: Daphne, people: Browsers) -> None:

@@ -21,7 +21,7 @@ from example_chat.react import build as react_build
 from tests.conftest import need
 from tests.servers import Daphne
 
-from .helpers import APP, Browsers, Seeded, Tab, chat_env
+from .helpers import APP, Browsers, Seeded, Tab, chat_env, post, wait_message
 
 pytestmark = [pytest.mark.e2e, pytest.mark.browser]
 
@@ -63,15 +63,6 @@ def open_react(people: Browsers, server: Daphne, username: str, room: str) -> Ta
     tab.page.locator("#status[data-state=open]").wait_for()
     tab.page.locator(f"#me:text-is('{username}')").wait_for()
     return tab
-
-
-def post(tab: Tab, text: str) -> None:
-    tab.page.fill("#compose input[name=text]", text)
-    tab.page.click("#compose button[type=submit]")
-
-
-def wait_message(tab: Tab, text: str) -> None:
-    tab.page.locator("#messages li .text", has_text=text).first.wait_for()
 
 
 def count(tab: Tab, slug: str) -> str:

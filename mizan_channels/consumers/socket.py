@@ -46,7 +46,7 @@ from ..invoke import invoke
 from ..presence.conn import ConnPresence
 from ..registry import registry
 from ..request import SocketRequest
-from ..session import Limits, Reject, Session
+from ..session import Cursor, Limits, Reject, Session
 from ..threads import call_hook
 from .identity import IdentityMixin
 
@@ -474,8 +474,7 @@ class MizanConsumer(IdentityMixin):
                 self._queue(frame, True)
 
     def on_resync(self, stream: str, epoch: str, seq: int) -> None:
-        self.session.cursors.pop(stream, None)
-        self.session.cursor(stream, epoch, seq)
+        self.session.cursors[stream] = Cursor(epoch, seq)  # the new position, replacing any
         self._resync(stream, epoch)
         self.presence.on_resync(stream)
 
