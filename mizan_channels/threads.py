@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
-import contextlib
 import contextvars
 import functools
 import inspect
@@ -98,18 +97,21 @@ class Pool(Executor):
         self._lock = threading.Lock()
         self._idle = 0  # workers waiting for a job, less the jobs already queued for them
         self._workers: list[threading.Thread] = []
+        self._closed = False
 
     def put(self, work: Callable[[], Any], report: Report) -> None:
         with self._lock:
+            if self._closed:
+                raise RuntimeError("this pool is shut down; threads.pool() gives the current one")
             if self._idle:
                 self._idle -= 1
             elif len(self._workers) < self.size:
                 worker = threading.Thread(
                     target=self._work, name=f"mizan-sync-{len(self._workers)}", daemon=True
                 )
-                self._workers.append(worker)
                 worker.start()
-        self._jobs.put((work, report))
+                self._workers.append(worker)
+            self._jobs.put((work, report))  # under the lock: none lands after the stop
 
     def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
         future: Future[T] = Future()
@@ -146,9 +148,9 @@ class Pool(Executor):
         """Let running and queued calls finish, then stop every worker."""
         with self._lock:
             workers, self._workers = self._workers, []
-            self.size = 0
-        for _ in workers:
-            self._jobs.put(None)
+            self._closed = True
+            for _ in workers:
+                self._jobs.put(None)
         if wait:
             for worker in workers:
                 worker.join()
@@ -181,8 +183,10 @@ class _Inbox:
         self.outcomes.append((future, ok, value))
         if not self.pending:
             self.pending = True
-            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for it
+            try:
                 future.get_loop().call_soon_threadsafe(self.deliver)
+            except RuntimeError:  # a closed loop: nobody waits for these outcomes
+                self.outcomes.clear()
 
     def deliver(self) -> None:
         """On the loop. `pending` drops first: an outcome posted while this runs either is
@@ -221,12 +225,17 @@ async def _hop(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     tasks: list[asyncio.Task[Any]] = []
 
     def in_context() -> Any:
+        if future.cancelled():  # the caller went away while the call waited for a thread
+            return None
         local = SyncToAsync.threadlocal  # where AsyncToSync finds the loop to run on
         local.main_event_loop = loop
         local.main_event_loop_pid = os.getpid()
         local.task_context = tasks
         restore(context)  # moves the caller's Locals to this thread
-        return _run(fn, *args, **kwargs)
+        try:
+            return _run(fn, *args, **kwargs)
+        finally:  # an idle worker keeps no loop alive
+            local.main_event_loop = local.task_context = None
 
     pool().put(functools.partial(context.run, in_context), functools.partial(inbox.post, future))
     try:
@@ -289,6 +298,7 @@ def _forget_pool() -> None:
     global _pool
     _pool = None
     _wrappers.clear()
+    _inboxes.clear()  # one could be waiting for a wake-up the parent was to send
 
 
 os.register_at_fork(after_in_child=_forget_pool)

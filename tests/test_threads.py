@@ -75,6 +75,49 @@ async def test_calls_finishing_together_are_all_delivered(settings: Any) -> None
     assert results == list(range(3000))
 
 
+async def test_a_call_cancelled_while_queued_never_runs(settings: Any) -> None:
+    """A socket that closed while its call waited for a busy pool: the body must not run
+    (it could write to the database for a caller that is gone)."""
+    settings.MIZAN_SYNC_WORKERS = 1
+    threads.shutdown()
+    gate, ran = threading.Event(), []
+    busy = asyncio.ensure_future(threaded(gate.wait)(TIMEOUT))
+    queued = asyncio.ensure_future(threaded(ran.append)("queued"))
+    await asyncio.sleep(0)  # both calls are in the pool's queue
+    queued.cancel()
+    gate.set()
+    assert await asyncio.wait_for(busy, TIMEOUT)
+    await asyncio.wait_for(threaded(ran.append)("after"), TIMEOUT)  # one worker: in order
+    assert ran == ["after"]
+    assert queued.cancelled()
+
+
+def test_a_pool_that_was_shut_down_refuses_calls() -> None:
+    pool = threads.Pool(1)
+    pool.put(lambda: None, lambda ok, value: None)
+    pool.shutdown()
+    with pytest.raises(RuntimeError, match="shut down"):
+        pool.put(lambda: None, lambda ok, value: None)
+
+
+async def test_an_outcome_posted_while_the_loop_delivers_is_not_left_behind() -> None:
+    """A worker may post while the loop is draining the inbox: the outcome is delivered
+    in that drain or wakes the loop again, never waits for an unrelated later call."""
+    loop = asyncio.get_running_loop()
+    inbox = threads._Inbox()
+    second = loop.create_future()
+
+    class PostsSecond(asyncio.Future[str]):
+        def set_result(self, result: str) -> None:
+            super().set_result(result)
+            inbox.post(second, True, "second")  # mid-delivery, as a worker could
+
+    first = PostsSecond(loop=loop)
+    inbox.post(first, True, "first")
+    assert await asyncio.wait_for(first, TIMEOUT) == "first"
+    assert await asyncio.wait_for(second, TIMEOUT) == "second"
+
+
 def test_shutdown_lets_queued_calls_finish() -> None:
     pool = threads.Pool(1)
     done: list[int] = []
