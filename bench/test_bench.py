@@ -37,12 +37,15 @@ def test_targets_compare_peers_of_the_same_case() -> None:
                 "median": {"cpu_us_per_op": 40.0, "throughput": 900.0, "p50_us": 250.0},
             },
             f"{stem}/hand": _with("cpu_us_per_op", 100.0),
-            f"{stem}/raw": {"median": {"throughput": 1000.0, "p50_us": 100.0}},
+            f"{stem}/raw": {
+                "median": {"throughput": 1000.0, "p50_us": 100.0, "cpu_us_per_op": 30.0}
+            },
         }
     )
     by_target = {c.target: c for c in found}
     assert by_target["CPU/call vs hand-written Channels"].value == pytest.approx(0.4)
     assert by_target["CPU/call vs hand-written Channels"].ok
+    assert by_target["CPU/call vs hand-written Channels"].limit == "<= 0.5 (bare app 0.30)"
     assert by_target["throughput vs raw ASGI"].ok
     latency = by_target["1-conn p50 latency over raw (us)"]
     assert latency.value == pytest.approx(150.0) and not latency.ok
