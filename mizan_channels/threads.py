@@ -11,7 +11,7 @@ What differs from Channels' `database_sync_to_async`, each for a measured cost:
   have opened a connection: about 20 us of every sync call that never touches the ORM.
 - The hop is a queue put and, back, one loop wake-up for all the calls that finished
   together, not `SyncToAsync`'s executor future, chained asyncio future and `shield` (an
-  extra loop turn) with one wake-up each: about 40% less server CPU per call
+  extra loop turn) with one wake-up each: 30-40% less server CPU per call
   (docs/performance.md). It carries the context with asgiref's own `_restore_context` and
   sets the thread-locals its `AsyncToSync` reads; those internals are the same in asgiref
   3.8 to 3.13, and any other version runs through `SyncToAsync` on the same pool.
