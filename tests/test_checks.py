@@ -62,6 +62,17 @@ def test_wildcard_allowed_hosts_warns(settings: Any) -> None:
     assert ids(found) == ["mizan_channels.W013"] and found[0].level == checks.WARNING
 
 
+def test_an_unverified_asgiref_is_reported_as_information(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from mizan_channels import threads
+
+    monkeypatch.setattr(threads, "_restore_context", None)
+    found = check_settings()
+    assert ids(found) == ["mizan_channels.I014"] and found[0].level == checks.INFO
+    assert "SyncToAsync" in found[0].msg
+
+
 def test_ws_path_must_be_a_path(settings: Any) -> None:
     settings.MIZAN_WS_PATH = "ws/mizan"
     assert ids(check_settings()) == ["mizan_channels.E011"]
