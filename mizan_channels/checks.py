@@ -96,7 +96,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 id="mizan_channels.W013",
             )
         )
-    if threads._restore_context is None:
+    if not threads.native_hop():
         out.append(
             checks.Info(
                 f"asgiref {asgiref.__version__} is not a version mizan's sync hop was checked "

@@ -84,6 +84,12 @@ def _asgiref_internals() -> Callable[[contextvars.Context], None] | None:
 _restore_context = _asgiref_internals()
 
 
+def native_hop() -> bool:
+    """Whether sync calls take mizan's own hop (False: `SyncToAsync`, on an asgiref
+    release this module was not checked with)."""
+    return _restore_context is not None
+
+
 class Pool(Executor):
     """At most `size` worker threads, started as calls need them, fed by one queue.
 
@@ -157,6 +163,7 @@ class Pool(Executor):
 
 
 _pool: Pool | None = None
+_pid = os.getpid()  # for AsyncToSync's fork check; a syscall per call otherwise
 
 
 def pool() -> Pool:
@@ -229,7 +236,7 @@ async def _hop(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
             return None
         local = SyncToAsync.threadlocal  # where AsyncToSync finds the loop to run on
         local.main_event_loop = loop
-        local.main_event_loop_pid = os.getpid()
+        local.main_event_loop_pid = _pid
         local.task_context = tasks
         restore(context)  # moves the caller's Locals to this thread
         try:
@@ -254,7 +261,7 @@ _wrappers: dict[Callable[..., Any], Callable[..., Awaitable[Any]]] = {}
 def _wrapper(fn: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
     wrapper = _wrappers.get(fn)
     if wrapper is None:
-        if _restore_context is not None:
+        if native_hop():
             wrapper = functools.partial(_hop, fn)
         else:
             wrapper = SyncToAsync(
@@ -295,8 +302,8 @@ def shutdown() -> None:
 
 def _forget_pool() -> None:
     # A forked child has none of the parent's threads: it starts a pool of its own.
-    global _pool
-    _pool = None
+    global _pool, _pid
+    _pool, _pid = None, os.getpid()
     _wrappers.clear()
     _inboxes.clear()  # one could be waiting for a wake-up the parent was to send
 

@@ -82,8 +82,14 @@ async def test_a_call_cancelled_while_queued_never_runs(settings: Any) -> None:
     threads.shutdown()
     gate, ran = threading.Event(), []
     busy = asyncio.ensure_future(threaded(gate.wait)(TIMEOUT))
-    queued = asyncio.ensure_future(threaded(ran.append)("queued"))
-    await asyncio.sleep(0)  # both calls are in the pool's queue
+    entered = asyncio.Event()
+
+    async def queued_call() -> None:
+        entered.set()  # the same step then puts the call in the pool's queue, behind `busy`
+        await threaded(ran.append)("queued")
+
+    queued = asyncio.ensure_future(queued_call())
+    await asyncio.wait_for(entered.wait(), TIMEOUT)
     queued.cancel()
     gate.set()
     assert await asyncio.wait_for(busy, TIMEOUT)
