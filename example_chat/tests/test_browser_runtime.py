@@ -181,12 +181,12 @@ def test_a_dead_route_is_noticed_by_heartbeat_and_the_client_reconnects(
                     heartbeatMs: 1000, heartbeatTimeoutMs: 1000, reconnectBaseMs: 100,
                 });
                 window.relayed = { m, got: [], resyncs: 0 };
-                m.subscribe("chat", { room: "relay" }, {
+                // Joined, not just connected: a message posted before the server has joined
+                // the group would not reach this subscription, and nothing would replay it.
+                await m.subscribe("chat", { room: "relay" }, {
                     onMessage: (msg) => relayed.got.push(msg.text),
                     onResync: () => relayed.resyncs++,
-                });
-                await new Promise(
-                    (ok) => m.state === "open" ? ok() : m.onState((s) => s === "open" && ok()));
+                }).ready;
             }""",
             [MODULE, relay.port],
         )
