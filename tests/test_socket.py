@@ -4,6 +4,7 @@ that a bad frame never disturbs the socket, its other requests or its subscripti
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Any
 
 import pytest
@@ -160,6 +161,18 @@ async def test_slow_call_never_delays_ping_or_other_calls() -> None:
         await still_works(c)
         await c.call("gate_open")
         assert (await c.next_frame(lambda f: f.get("id") == 100))["data"] == "passed"
+
+
+@pytest.mark.skipif(sys.version_info < (3, 12), reason="eager tasks came in Python 3.12")
+async def test_a_call_that_never_waits_is_answered_before_the_next_frame_is_read() -> None:
+    # Both frames wait in the receive queue together. Started eagerly, the call is done
+    # before the ping is read; on the next loop turn, its `ok` would follow the `pong`.
+    async with sock() as c:
+        await send_raw(c, '{"t": "call", "id": 100, "fn": "aecho", "args": {"text": "a"}}')
+        await send_raw(c, '{"t": "ping", "id": 101}')
+        first = await c.next_frame(lambda f: f.get("id") in (100, 101))
+        assert (first["t"], first["id"]) == ("ok", 100)
+        assert (await c.next_frame(lambda f: f.get("id") == 101))["t"] == "pong"
 
 
 async def test_two_slow_sync_calls_on_one_socket_run_concurrently() -> None:
