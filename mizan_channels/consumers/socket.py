@@ -512,4 +512,3 @@ HANDLERS: dict[type, Callable[[MizanConsumer, Any], Awaitable[Any]]] = {
     protocol.Send: MizanConsumer._send,
     protocol.Auth: MizanConsumer._auth,
 }
-
