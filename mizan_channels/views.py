@@ -1,7 +1,8 @@
 """HTTP transport: thin views over `invoke` (calls), contexts and MWT issue.
 
-They only translate between Django requests and the invocation path; CSRF stays Django's
-job (these views are never `csrf_exempt`, so session-authenticated mutations need the token).
+They only translate between Django requests and the invocation path. CSRF is Django's own
+check: the call view runs `CsrfViewMiddleware`'s rules itself (the middleware skips it), so
+that a refusal is a protocol error with a JSON body like every other, not Django's HTML page.
 """
 
 from __future__ import annotations
@@ -9,13 +10,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.middleware.csrf import CsrfViewMiddleware
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
 from . import conf, contexts, mwt, protocol
 from .auth import check, is_authenticated
-from .exceptions import BadFrame, MizanError, TooLarge, Unauthorized
+from .exceptions import BadFrame, Forbidden, MizanError, TooLarge, Unauthorized
 from .invoke import invoke, run, validate_args
 from .registry import FunctionSpec
 
@@ -52,15 +55,43 @@ def _read_args(request: HttpRequest) -> Any:
     if not body.strip():
         return {}
     try:
-        return protocol.loads(body)
+        args = protocol.loads(body)
     except ValueError:
         raise BadFrame("Body is not valid JSON.") from None
+    if args is None:  # as a socket `call` with `"args": null`
+        return {}
+    if not isinstance(args, dict):  # ... or with `args` that is not an object
+        raise BadFrame("Body must be a JSON object of arguments.")
+    return args
+
+
+class _CsrfCheck(CsrfViewMiddleware):
+    """Django's CSRF rules, answering with the reason for a refusal instead of the failure
+    view's page (the way Django REST framework runs them inside its views)."""
+
+    def _reject(self, request: HttpRequest, reason: str) -> str:  # type: ignore[override]
+        return reason
+
+
+def _csrf_check(request: HttpRequest) -> None:
+    """Raises Forbidden when Django's CSRF middleware would refuse `request`. Only where
+    the project runs that middleware: a project without it has chosen not to check."""
+    if "django.middleware.csrf.CsrfViewMiddleware" not in settings.MIDDLEWARE:
+        return
+    reason = _CsrfCheck(_no_response).process_view(request, None, (), {})  # type: ignore[arg-type]
+    if isinstance(reason, str):
+        raise Forbidden(f"CSRF verification failed: {reason}")
+
+
+def _no_response(request: HttpRequest) -> HttpResponse:
+    raise AssertionError("the CSRF check never calls the view")
 
 
 @require_POST
 async def call_view(request: HttpRequest, fn: str) -> HttpResponse:
     """`POST {prefix}call/{fn}`: 200 {"data", "inv"} or the error's status and body."""
     try:
+        _csrf_check(request)
         args = _read_args(request)
         await resolve_user(request)
         outcome = await invoke(fn, args, request, transport="http")
@@ -68,6 +99,9 @@ async def call_view(request: HttpRequest, fn: str) -> HttpResponse:
         return error_response(exc)
     body = protocol.dumps({"data": protocol.Fragment(outcome.data), "inv": outcome.inv})
     return json_response(body)
+
+
+call_view.csrf_exempt = True  # type: ignore[attr-defined]  # from the middleware: see _csrf_check
 
 
 @require_GET

@@ -87,9 +87,11 @@ def test_invalid_params_never_echo_input_values(client: Client) -> None:
     assert "hunter2" not in r.content.decode()
 
 
-def test_args_must_be_an_object(client: Client) -> None:
-    r = post(client, "echo", raw=b"[1, 2]")
-    assert (r.status_code, error_of(r)) == (400, "invalid_params")
+@pytest.mark.parametrize("raw", [b"[1, 2]", b'"text"', b"3"])
+def test_args_must_be_an_object(client: Client, raw: bytes) -> None:
+    # The same code as a socket `call` whose `args` is not an object.
+    r = post(client, "echo", raw=raw)
+    assert (r.status_code, error_of(r)) == (400, "bad_frame")
 
 
 @pytest.mark.parametrize("raw", [b"{not json", b'{"text": NaN}', b"\xff\xfe", b'"\\ud800"'])

@@ -1,6 +1,7 @@
 """Dependencies with known advisories are excluded by our floors (and the installed ones meet
-them), every cookie-authenticated HTTP mutation needs Django's CSRF token (nothing is
-`csrf_exempt`), and call arguments are logged only with secrets redacted.
+them), every cookie-authenticated HTTP mutation needs Django's CSRF token (the call view
+runs the middleware's check itself, to answer in JSON), and call arguments are logged only
+with secrets redacted.
 """
 
 from __future__ import annotations
@@ -80,18 +81,28 @@ def test_installed_versions_meet_every_declared_floor() -> None:
 # CSRF --------------------------------------------------------------------------------------
 
 
-def test_nothing_in_the_package_is_csrf_exempt() -> None:
+def test_the_only_csrf_exemption_is_the_call_view_which_checks_itself() -> None:
+    """The middleware skips exactly one view, `call_view`, which runs the middleware's own
+    rules inside it (to answer with a protocol error): the behaviour is tested below."""
+    places = []
     for path in (ROOT / "mizan_channels").rglob("*.py"):
         tree = ast.parse(path.read_text())
-        names = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
-        names |= {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
-        assert "csrf_exempt" not in names, path
+        names = [n.id for n in ast.walk(tree) if isinstance(n, ast.Name)]
+        names += [n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)]
+        places += [path.name] * names.count("csrf_exempt")
+    assert places == ["views.py"]
+    from mizan_channels import views
+
+    assert getattr(views.call_view, "csrf_exempt", False)
+    for view in (views.context_view, views.mwt_view):
+        assert not getattr(view, "csrf_exempt", False)
 
 
 @pytest.mark.django_db
 def test_every_function_refuses_a_cookie_post_without_the_token() -> None:
-    """A session-authenticated POST without the CSRF token is refused by Django before any
-    function runs, for every registered function (mutations first of all)."""
+    """A session-authenticated POST without the CSRF token is refused before any function
+    runs, for every registered function (mutations first of all), with the protocol's
+    `forbidden` and a JSON body naming the reason."""
     ann = User.objects.create_user("ann", password="pw", is_staff=True, is_superuser=True)
     strict = Client(enforce_csrf_checks=True)
     strict.force_login(ann)
@@ -99,7 +110,30 @@ def test_every_function_refuses_a_cookie_post_without_the_token() -> None:
     assert any(registry.functions[n].affects for n in names)
     for name in names:
         r = strict.post(f"/api/mizan/call/{name}", data="{}", content_type="application/json")
-        assert r.status_code == 403 and b"CSRF" in r.content, name
+        assert r.status_code == 403, name
+        error = r.json()["error"]
+        assert error["code"] == "forbidden" and error["message"].startswith("CSRF"), name
+
+
+@pytest.mark.django_db
+def test_a_post_with_the_token_passes_and_a_wrong_token_does_not() -> None:
+    ann = User.objects.create_user("ann", password="pw")
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(ann)
+    strict.get("/api/mizan/ctx/global")  # sets the csrftoken cookie, as a page's first fetch
+    token = strict.cookies["csrftoken"].value
+    url = "/api/mizan/call/echo"
+    ok = strict.post(
+        url, data='{"text": "t"}', content_type="application/json", headers={"X-CSRFToken": token}
+    )
+    assert ok.status_code == 200 and ok.json()["data"] == {"message": "t"}
+    bad = strict.post(
+        url,
+        data='{"text": "t"}',
+        content_type="application/json",
+        headers={"X-CSRFToken": "x" * 32},
+    )
+    assert bad.status_code == 403 and bad.json()["error"]["code"] == "forbidden"
 
 
 # Redaction ---------------------------------------------------------------------------------
