@@ -331,6 +331,15 @@ async def test_standalone_endpoint_refusal_closes() -> None:
     assert closed["type"] == "websocket.close" and closed["code"] == 4401
 
 
+async def test_standalone_endpoint_of_an_unknown_channel_closes_with_4404() -> None:
+    c = MizanCommunicator(application, "/ws/mizan/ch/nope/?room=x", timeout=TIMEOUT)
+    await c.connect()  # not refused at the handshake, which would read as an origin refusal
+    err = await c.next_frame(lambda f: f["t"] == "err")
+    assert err["id"] == 0 and err["error"]["code"] == "unknown_channel"
+    closed = await c.receive_output(TIMEOUT)
+    assert closed["type"] == "websocket.close" and closed["code"] == 4404
+
+
 @DB
 async def test_concurrent_joins_of_one_stream() -> None:
     """Many sockets joining a new stream at once all end up subscribed (one membership)."""

@@ -39,7 +39,8 @@ async def test_hello_is_first_frame() -> None:
     async with sock() as c:
         assert c.hello["t"] == "hello" and c.hello["v"] == 1
         assert isinstance(c.hello["conn"], str) and c.hello["conn"]
-        assert set(c.hello["epoch"]) == {"all"}
+        # Anonymous without a session: the all-sockets stream, and `conn` (its own).
+        assert c.hello["epoch"] == {"all": c.hello["epoch"]["all"], "conn": c.hello["conn"]}
 
 
 async def test_hello_carries_the_ir_digest_the_generator_uses() -> None:

@@ -16,8 +16,6 @@ from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path as url_path
 
 from .. import conf
-from ..exceptions import UnknownChannel
-from ..registry import registry
 
 # The consumer module imports Django's auth models, so it is imported when routes are built,
 # not with this module: `from mizan_channels import wrap_asgi` may come (as in the usual
@@ -26,15 +24,9 @@ from ..registry import registry
 
 async def channel_endpoint(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Route `/ws/mizan/ch/<name>/` to a consumer restricted to that channel."""
-    name = scope["url_route"]["kwargs"]["channel"]
     from .socket import MizanConsumer
 
-    cls = registry.channels.get(name)
-    if cls is None:
-        await receive()
-        await send({"type": "websocket.close", "code": 4404, "reason": UnknownChannel.code.value})
-        return
-    await MizanConsumer(only=cls)(scope, receive, send)
+    await MizanConsumer(only=scope["url_route"]["kwargs"]["channel"])(scope, receive, send)
 
 
 def websocket_urlpatterns(path: str | None = None) -> list[Any]:

@@ -107,10 +107,11 @@ def server_send(send: ASGISend) -> ASGISend:
 
 
 class MizanConsumer(IdentityMixin):
-    """ASGI app for the multiplexed socket. `only` restricts it to one channel (the
-    standalone per-channel endpoint)."""
+    """ASGI app for the multiplexed socket. `only` names the one channel it serves (the
+    standalone per-channel endpoint); a name no channel has is refused like any other
+    subscription, after `hello`."""
 
-    only: type[ReactChannel] | None = None
+    only: str | None = None
 
     @classmethod
     def as_asgi(
@@ -122,7 +123,7 @@ class MizanConsumer(IdentityMixin):
         app.consumer_class = cls  # type: ignore[attr-defined]
         return app
 
-    def __init__(self, only: type[ReactChannel] | None = None) -> None:
+    def __init__(self, only: str | None = None) -> None:
         if only is not None:
             self.only = only
         s = conf.get()
@@ -202,6 +203,10 @@ class MizanConsumer(IdentityMixin):
         receive queue and are handled after."""
         await self._move_audiences(announce=False)
         epochs = {aud: self.session.cursors[stream].epoch for stream, aud in self.audiences.items()}
+        if not epochs.keys() & {invalidation.AUD_USER, invalidation.AUD_SESSION}:
+            # Anonymous without a session: its own mutations come on `conn`, a stream that
+            # lives as long as this socket, so the connection id is its epoch.
+            epochs[invalidation.AUD_CONN] = self.conn
         self._queue(protocol.hello(self.conn, epochs, ir=interface.digest()))
         if self.only is not None:
             params = dict(self.request.GET.items())
@@ -361,8 +366,8 @@ class MizanConsumer(IdentityMixin):
         cls = registry.channels.get(name)
         if cls is None:
             raise UnknownChannel(f"No channel named {name[:100]!r}.")
-        if self.only is not None and cls is not self.only:
-            raise NotExposed(f"This socket serves only channel {self.only.name!r}.")
+        if self.only is not None and name != self.only:
+            raise NotExposed(f"This socket serves only channel {self.only!r}.")
         return cls
 
     async def _authorize(self, instance: ReactChannel, params: BaseModel) -> None:
@@ -453,7 +458,7 @@ class MizanConsumer(IdentityMixin):
     async def _standalone_sub(self, params: dict[str, Any]) -> None:
         """Per-channel endpoint: subscription 0 from the query string, or close."""
         assert self.only is not None
-        frame = protocol.Sub(0, self.only.name, params, None)
+        frame = protocol.Sub(0, self.only, params, None)
         self.session.in_flight.add(0)
         try:
             data = await self._sub(frame)
