@@ -18,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import functools
 import logging
 import secrets
 import threading
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
@@ -218,12 +220,17 @@ class RedisBackend:
 
     def __init__(self, url: str) -> None:
         import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
 
-        # No socket timeout on the subscriber: an idle pub/sub read must never time out
-        # (redis-py 8's 5 s default kills idle listeners; scale.md).
         self.client = aioredis.Redis.from_url(url, socket_timeout=5, health_check_interval=30)
-        self.sub_client = aioredis.Redis.from_url(url, socket_timeout=None)
-        self.pubsub = self.sub_client.pubsub(ignore_subscribe_messages=True)
+        # No socket timeout on the subscriber: an idle pub/sub read must never time out
+        # (redis-py 8's 5 s default kills idle listeners; scale.md). No retries either: a lost
+        # connection must surface in `_read`, which owns reconnecting (and resyncing).
+        self.sub_client = aioredis.Redis.from_url(
+            url, socket_timeout=None, retry=Retry(NoBackoff(), 0)
+        )
+        self.pubsub = self._new_pubsub()
         self.publish_script = self.client.register_script(PUBLISH_LUA)
         self.position_script = self.client.register_script(POSITION_LUA)
         self.hub: Hub | None = None
@@ -232,6 +239,21 @@ class RedisBackend:
         self.fanout: asyncio.Task[None] | None = None
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.active = asyncio.Event()
+        #: Continuity of this process's streams is in doubt (the subscriber connection was lost
+        #: or re-made): `_read` recovers before reading on.
+        self.lost = False
+        #: How many times redis-py re-made the subscriber connection by itself.
+        self.remade = 0
+
+    def _new_pubsub(self) -> Any:
+        return _pubsub_class()(self._reconnected, self.sub_client.connection_pool)
+
+    def _reconnected(self) -> None:
+        """redis-py re-made the subscriber connection by itself: messages published while it
+        was down are gone, so recover as after an error."""
+        logger.warning("redis fan-out connection was re-made; resyncing")
+        self.remade += 1
+        self.lost = True
 
     def attach(self, hub: Hub) -> None:
         self.hub = hub
@@ -316,13 +338,18 @@ class RedisBackend:
             self.fanout = asyncio.create_task(self._fan_out(), name="mizan-fanout")
 
     async def _read(self) -> None:
-        """Drain Redis into the queue; on a lost connection, resubscribe and resync."""
+        """Drain Redis into the queue; on a lost connection, resubscribe and resync. Recovery
+        is retried until every step of it succeeded: a half-done one (subscribed again, but
+        positions unread) would leave the streams flowing with nobody told to resync."""
         backoff = 0.05
         while True:
             try:
+                if self.lost:
+                    await self._recover()
                 if not self.subscribed:
                     self.active.clear()
                     await self.active.wait()
+                    continue
                 message = await self.pubsub.get_message(timeout=IDLE_PING)
                 backoff = 0.05
                 if message is None:
@@ -333,30 +360,43 @@ class RedisBackend:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                logger.warning("redis fan-out connection lost (%s); reconnecting", exc)
+                if self.lost:
+                    logger.info("redis still unavailable: %s", exc)
+                else:
+                    logger.warning("redis fan-out connection lost (%s); reconnecting", exc)
+                self.lost = True
                 await asyncio.sleep(backoff)
                 # Reconnect well within the promised bound (MIZAN_RESUBSCRIBE_WITHIN).
                 backoff = min(backoff * 2, 1.0, conf.get().RESUBSCRIBE_WITHIN / 4)
-                await self._recover()
 
     async def _recover(self) -> None:
-        """Reconnect and re-establish every membership of this process in one command."""
-        try:
-            with contextlib.suppress(Exception):
-                await self.pubsub.aclose()  # type: ignore[no-untyped-call]
-            self.pubsub = self.sub_client.pubsub(ignore_subscribe_messages=True)
-            streams = sorted(self.subscribed)
-            if streams:
-                await self.pubsub.subscribe(*[self.channel(s) for s in streams])
-            positions = {s: await self.position(s) for s in streams}
-        except Exception as exc:
-            logger.info("redis still unavailable: %s", exc)
-            return
+        """Re-establish every membership of this process in one command, publish a new epoch
+        for the streams whose events were lost here, read the positions, then resync every
+        listener. Raises when Redis is still unavailable (the caller retries)."""
+        remade = self.remade
+        old, self.pubsub = self.pubsub, self._new_pubsub()
+        with contextlib.suppress(Exception):
+            await old.aclose()
+        streams = sorted(self.subscribed)  # after the swap: a concurrent subscribe is included
+        if streams:
+            await self.pubsub.subscribe(*[self.channel(s) for s in streams])
+        await self._flush_dirty()
+        positions = {s: await self.position(s) for s in streams}
+        self.lost = self.remade != remade  # re-made meanwhile: once more
         logger.warning("redis fan-out restored; %d streams resubscribed", len(streams))
         if self.hub is not None:
             self.hub.continuity_lost(positions)
-        for stream in dirty_streams():  # events lost while down: a new epoch tells everyone
-            await self.publish(stream, Event("rst", b""))
+
+    async def _flush_dirty(self) -> None:
+        """Events lost while Redis was down: a new epoch on each such stream tells every
+        process's listeners to resync. A stream stays marked until its new epoch is out."""
+        for stream in dirty_streams():
+            keys, args = self.publish_args(stream, Event("rst", b""), 0)
+            try:
+                await self.publish_script(keys=keys, args=args)
+            except BaseException:
+                mark_dirty(stream)
+                raise
 
     async def _fan_out(self) -> None:
         hub = self.hub
@@ -380,6 +420,28 @@ class RedisBackend:
             await self.pubsub.aclose()  # type: ignore[no-untyped-call]
         await self.sub_client.aclose()
         await self.client.aclose()
+
+
+@functools.cache
+def _pubsub_class() -> type[Any]:
+    """A PubSub that reports reconnections (built on first use: redis is an optional extra).
+
+    redis-py re-makes a lost pub/sub connection by itself (on a later read or command) and
+    resubscribes without a word; whatever was published meanwhile is gone. Reporting every
+    such reconnection lets the backend resync instead of carrying on deaf."""
+    from redis.asyncio.client import PubSub
+
+    class ReportingPubSub(PubSub):
+        def __init__(self, on_reconnect: Callable[[], None], pool: Any) -> None:
+            super().__init__(pool, ignore_subscribe_messages=True)
+            self.on_reconnect = on_reconnect
+
+        async def on_connect(self, connection: Any) -> None:
+            if self.subscribed:  # a first connection has nothing to restore; a re-made one has
+                self.on_reconnect()
+            await super().on_connect(connection)
+
+    return ReportingPubSub
 
 
 def _text(value: Any) -> str:

@@ -228,3 +228,46 @@ async def test_mutation_while_redis_is_down_degrades(private_redis: Any, setting
     finally:
         await get_hub().close()
         hub.reset()
+
+
+async def resyncs(c: Any, wanted: set[tuple[str, Any]], timeout: float) -> None:
+    """Wait until `c` has been told to resync every (field, value) of `wanted`."""
+    got: set[tuple[str, Any]] = set()
+    while not wanted <= got:
+        frame = await c.next_frame(lambda f: f["t"] == "resync", timeout=timeout)
+        got.update((k, frame[k]) for k in ("sub", "aud") if k in frame)
+
+
+async def flows(c: Any, topic: str) -> None:
+    """Pushes on `topic` reach `c` again (a push made while resubscribing may not)."""
+    deadline = asyncio.get_running_loop().time() + 10
+    while True:
+        await c.call("publish_numbered", topic=topic, n=7)
+        try:
+            msg = await c.next_frame(lambda f: f["t"] == "msg", timeout=0.5)
+            break
+        except AssertionError:
+            assert asyncio.get_running_loop().time() < deadline
+    assert msg["data"] == {"n": 7}
+
+
+async def test_redis_py_reconnecting_by_itself_still_resyncs(
+    private_redis: Any, settings: Any
+) -> None:
+    """Redis drops the process's pub/sub connection (here CLIENT KILL; in production e.g. its
+    output-buffer limit) while Redis stays up: whether redis-py reports the error or re-makes
+    the connection and resubscribes by itself, what was published meanwhile is lost, so every
+    stream resyncs."""
+    settings.MIZAN_REDIS_URL = private_redis.url
+    hub.reset()
+    try:
+        async with sock() as c:
+            sub = await c.subscribe("feed", topic="remade")
+            backend = get_hub().backend
+            assert isinstance(backend, broker.RedisBackend)
+            await backend.client.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+            await resyncs(c, {("sub", sub), ("aud", "all")}, timeout=10)
+            await flows(c, "remade")
+    finally:
+        await get_hub().close()
+        hub.reset()

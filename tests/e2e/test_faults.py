@@ -150,3 +150,36 @@ async def test_sigterm_one_process_clients_converge_on_the_other(
         finally:
             await publisher.close()
             await close_all(watchers)
+
+
+async def test_quiet_streams_resync_after_redis_returns(e2e_db: str, private_redis: Any) -> None:
+    """After an outage every stream of a socket is resynced by its own process reconnecting,
+    within the protocol's bound (MIZAN_RESUBSCRIBE_WITHIN, 10 s), even a stream nobody
+    publishes to afterwards (here the socket's audience streams), and its subscription flows
+    again. The publish lost during the outage comes from the other process."""
+    url = private_redis.url
+    with server(e2e_db, url) as one, server(e2e_db, url) as two:
+        watcher = await connect(one.ws_url + "/ws/mizan/", timeout=TIMEOUT).open()
+        publisher = await connect(two.ws_url + "/ws/mizan/", timeout=TIMEOUT).open()
+        seen = Watcher(watcher, await watcher.subscribe("feed", topic="quiet"))
+        try:
+            await publish_until_all_see(publisher, "quiet", [seen], 1, 10)
+            private_redis.kill()
+            assert await publisher.call("publish_numbered", topic="quiet", n=2) is True  # lost
+            wanted = {("sub", seen.sub.id), ("aud", "all")}
+            resynced: set[tuple[str, Any]] = set()  # only a resync after the loss covers it
+            done = asyncio.Event()
+
+            def on_resync(frame: dict[str, Any]) -> None:
+                resynced.update((k, frame[k]) for k in ("sub", "aud") if k in frame)
+                if wanted <= resynced:
+                    done.set()
+
+            watcher.on_resync.append(on_resync)
+            private_redis.start()
+            await asyncio.wait_for(done.wait(), 10 + TIMEOUT)
+            await publish_until_all_see(publisher, "quiet", [seen], 3, 10)
+            assert "Traceback" not in one.output() + two.output()
+        finally:
+            await close_all([seen])
+            await publisher.close()
