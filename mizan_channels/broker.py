@@ -7,7 +7,8 @@
   `seq` order. Each process holds one Redis pub/sub subscription per stream it has listeners
   for; Redis never sees a socket. A reader task drains Redis apart from the fan-out, and
   after a lost connection the process resubscribes everything in one command and tells its
-  listeners to resync.
+  listeners to resync. A stream joined while Redis is down is held locally and subscribed
+  (with a resync) when Redis returns: an outage degrades delivery, it never refuses a socket.
 
 The backend is chosen by `MIZAN_REDIS_URL`, or the host of a channels_redis layer in
 `CHANNEL_LAYERS`; otherwise local.
@@ -240,7 +241,7 @@ class RedisBackend:
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.active = asyncio.Event()
         #: Continuity of this process's streams is in doubt (the subscriber connection was lost
-        #: or re-made): `_read` recovers before reading on.
+        #: or re-made, or a stream could not be subscribed): `_read` recovers before reading on.
         self.lost = False
         #: How many times redis-py re-made the subscriber connection by itself.
         self.remade = 0
@@ -277,22 +278,35 @@ class RedisBackend:
         return _text(epoch), int(seq)
 
     async def subscribe(self, stream: str) -> tuple[str, int]:
+        """Subscribe the process to `stream` and return its position. With Redis unreachable
+        the stream is held locally at the unknown position ("", 0): the reader subscribes it
+        when Redis returns and its listeners get `resync` then, so a socket opened during an
+        outage still works and is told of anything it may have missed."""
         self.subscribed.add(stream)
         self.active.set()
         try:
             await self.pubsub.subscribe(self.channel(stream))
-        except Exception:
+            # Read the position after the subscription is live: anything published later
+            # arrives with a higher seq.
+            position = await self.position(stream)
+        except asyncio.CancelledError:
             self.subscribed.discard(stream)
             raise
+        except Exception as exc:
+            logger.warning("redis unavailable to subscribe %s (%s); will resync", stream, exc)
+            self.lost = True
+            position = ("", 0)
         self._start()
-        # Read the position after the subscription is live: anything published later
-        # arrives with a higher seq.
-        return await self.position(stream)
+        return position
 
     async def unsubscribe(self, stream: str) -> None:
         self.subscribed.discard(stream)
-        if self.pubsub.connection is not None:
+        if self.pubsub.connection is None:
+            return
+        try:
             await self.pubsub.unsubscribe(self.channel(stream))
+        except Exception as exc:  # down: the next recovery subscribes without this stream
+            logger.info("redis unavailable to unsubscribe %s (%s)", stream, exc)
 
     @classmethod
     def publish_args(cls, stream: str, event: Event, history: int) -> tuple[list[Any], list[Any]]:

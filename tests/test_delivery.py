@@ -271,3 +271,27 @@ async def test_redis_py_reconnecting_by_itself_still_resyncs(
     finally:
         await get_hub().close()
         hub.reset()
+
+
+async def test_socket_opened_while_redis_is_down_works_and_resyncs_on_return(
+    private_redis: Any, settings: Any, django_user_model: Any
+) -> None:
+    """A socket opened during an outage gets `hello` and answers calls; its audience streams
+    (and a channel subscribed meanwhile) are held locally, subscribed when Redis returns, and
+    resynced then: they may have missed events."""
+    settings.MIZAN_REDIS_URL = private_redis.url
+    hub.reset()
+    ann = await django_user_model.objects.acreate_user("ann", password="pw")
+    private_redis.kill()
+    try:
+        async with sock(user=ann) as c:
+            assert c.hello["t"] == "hello"
+            assert await c.call("echo", text="down") == {"message": "down"}
+            sub = await c.subscribe("feed", topic="opened-down")
+            private_redis.start()
+            wanted = {("sub", sub), ("aud", "all"), ("aud", "user"), ("aud", "session")}
+            await resyncs(c, wanted, timeout=10)
+            await flows(c, "opened-down")
+    finally:
+        await get_hub().close()
+        hub.reset()

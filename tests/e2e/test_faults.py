@@ -183,3 +183,18 @@ async def test_quiet_streams_resync_after_redis_returns(e2e_db: str, private_red
         finally:
             await close_all([seen])
             await publisher.close()
+
+
+async def test_socket_opened_while_redis_is_down(e2e_db: str, private_redis: Any) -> None:
+    """Redis down before the socket opens: it still gets `hello`, calls work, and its
+    audience streams resync once Redis is back (no 1011, no traceback)."""
+    private_redis.kill()
+    with server(e2e_db, private_redis.url) as d:
+        async with connect(d.ws_url + "/ws/mizan/", timeout=TIMEOUT) as c:
+            assert c.hello["t"] == "hello"
+            assert await c.call("echo", text="down") == {"message": "down"}
+            resynced = asyncio.Event()
+            c.on_resync.append(lambda f: resynced.set() if f.get("aud") == "all" else None)
+            private_redis.start()
+            await asyncio.wait_for(resynced.wait(), 10 + TIMEOUT)
+        assert "Traceback" not in d.output()
