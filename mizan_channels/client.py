@@ -96,6 +96,15 @@ def _normalize_auth(value: Any, where: str) -> AuthRule:
     )
 
 
+def _return_hint(route: str | None) -> str:
+    """A route function is a view: suggesting a data model there would mislead."""
+    if route is not None:
+        return (
+            "A route function returns a response: annotate it `-> HttpResponse` (from django.http)."
+        )
+    return "Annotate it, e.g. `-> MyOutput`, `-> list[Item]` or `-> None`."
+
+
 def _normalize_affects(value: Any, where: str) -> tuple[Affect, ...]:
     if value is None:
         return ()
@@ -201,10 +210,7 @@ def build_spec(func: Callable[..., Any], **flags: Any) -> FunctionSpec:
             f"without arguments); remove {', '.join(map(repr, names))} or drop context=."
         )
     if "return" not in hints:
-        raise ConfigurationError(
-            f"{where}: the return type is missing. Annotate it, e.g. `-> MyOutput`, "
-            "`-> list[Item]` or `-> None`."
-        )
+        raise ConfigurationError(f"{where}: the return type is missing. {_return_hint(route)}")
     output = hints["return"]
 
     base = pascal(func.__name__)

@@ -128,6 +128,16 @@ def test_missing_return_annotation() -> None:
             return 1
 
 
+def test_missing_return_annotation_of_a_route_suggests_a_response() -> None:
+    with pytest.raises(ConfigurationError, match="return type is missing") as raised:
+
+        @client(route="/profile/<int:id>/")
+        def profile(request, id: int):  # type: ignore[no-untyped-def]
+            return HttpResponse(str(id))
+
+    assert "-> HttpResponse" in str(raised.value) and "MyOutput" not in str(raised.value)
+
+
 def test_missing_request_parameter() -> None:
     with pytest.raises(ConfigurationError, match="first parameter must be the request"):
 
