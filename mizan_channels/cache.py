@@ -105,7 +105,8 @@ def store() -> Store | None:
 
 def _reset(*, setting: str, **_: Any) -> None:
     global _store, _store_ready
-    if setting.startswith(conf.PREFIX) or setting == "CACHES":
+    # CHANNEL_LAYERS too: with no cache URL set, the cache follows the fan-out's Redis.
+    if setting.startswith(conf.PREFIX) or setting in {"CACHES", "CHANNEL_LAYERS"}:
         _store, _store_ready = None, False
 
 

@@ -2,7 +2,13 @@
 
 `MIZAN_CACHE_ALIAS` names a cache from `CACHES`; else `MIZAN_CACHE_REDIS_URL` builds a Redis
 cache whose serializer stores bytes as they are (Django's default pickles, so whoever could
-write to Redis could run code here); else a process-local memory cache.
+write to Redis could run code here); else, when fan-out crosses processes, the same Redis
+cache on the fan-out's Redis; else a process-local memory cache.
+
+Why the cache follows the fan-out: with Redis fan-out, a mutation on process B sends `inv`
+to sockets on process A, and A's refetch must not read a value only B dropped. A memory
+cache per process would break that promise (docs/contexts.md), so several processes share
+the cache unless the settings say otherwise (then system check W015 warns).
 """
 
 from __future__ import annotations
@@ -15,12 +21,14 @@ from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 from . import conf
+from .broker import redis_url
 
 logger = logging.getLogger("mizan_channels")
 
 #: Redis key prefix of the cache built from MIZAN_CACHE_REDIS_URL (keys: mizan:cache:1:<hex>).
 REDIS_KEY_PREFIX = "mizan:cache"
-#: Name of the process-local cache used when neither a Redis URL nor an alias is set.
+#: Name of the process-local cache used when no Redis URL (of the cache or the fan-out) nor
+#: alias is set.
 LOCMEM_NAME = "mizan-channels"
 LOCMEM_MAX_ENTRIES = 10_000
 
@@ -68,6 +76,12 @@ class MizanRedisCache(RedisCache):
         self._class = _ReusedClient
 
 
+def cache_redis_url() -> str:
+    """The Redis the context cache is built on when no alias is set: MIZAN_CACHE_REDIS_URL,
+    else the fan-out's Redis (MIZAN_REDIS_URL or the channels_redis host), else ""."""
+    return conf.get().CACHE_REDIS_URL or redis_url()
+
+
 def build_cache() -> tuple[BaseCache, bool]:
     """The cache to use, and whether it lives in this process (then it is called on the
     event loop directly: no network, no thread hop)."""
@@ -85,12 +99,13 @@ def build_cache() -> tuple[BaseCache, bool]:
                 s.CACHE_ALIAS,
             )
         return cache, isinstance(cache, LocMemCache)
-    if s.CACHE_REDIS_URL:
+    url = cache_redis_url()
+    if url:
         params = {
             "TIMEOUT": s.CACHE_TIMEOUT,
             "KEY_PREFIX": REDIS_KEY_PREFIX,
             "OPTIONS": {"serializer": BytesSerializer, "socket_timeout": 5},
         }
-        return MizanRedisCache(s.CACHE_REDIS_URL, params), False
+        return MizanRedisCache(url, params), False
     params = {"TIMEOUT": s.CACHE_TIMEOUT, "OPTIONS": {"MAX_ENTRIES": LOCMEM_MAX_ENTRIES}}
     return LocMemCache(LOCMEM_NAME, params), True

@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, given
 from hypothesis import settings as hsettings
 from hypothesis import strategies as st
 
-from mizan_channels import cache
+from mizan_channels import cache, cache_backends
 from mizan_channels.registry import FunctionSpec, registry
 
 PREFIX = cache.REDIS_KEY_PREFIX + ":"
@@ -388,6 +388,38 @@ def test_alias_names_a_configured_cache(settings: Any) -> None:
     settings.MIZAN_CACHE_ALIAS = "contexts"
     store = cache.store()
     assert store is not None and store.cache is caches["contexts"] and store.in_process
+
+
+REDIS_LAYER = {
+    "default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [{"address": "redis://127.0.0.1:1/4"}]},
+    }
+}
+
+
+@pytest.mark.parametrize("fanout", ["MIZAN_REDIS_URL", "CHANNEL_LAYERS"])
+def test_without_cache_settings_the_cache_follows_the_fanout_redis(
+    settings: Any, fanout: str
+) -> None:
+    """Fan-out across processes needs a cache they share: a refetch on one process must not
+    read a value another process's mutation dropped (docs/contexts.md)."""
+    if fanout == "MIZAN_REDIS_URL":
+        settings.MIZAN_REDIS_URL = "redis://127.0.0.1:1/4"
+    else:
+        settings.CHANNEL_LAYERS = REDIS_LAYER
+    store = cache.store()
+    assert store is not None and not store.in_process
+    assert isinstance(store.cache, cache_backends.MizanRedisCache)
+    assert store.cache._servers == ["redis://127.0.0.1:1/4"]  # type: ignore[attr-defined]
+
+
+def test_cache_redis_url_wins_over_the_fanout_redis(settings: Any) -> None:
+    settings.MIZAN_REDIS_URL = "redis://127.0.0.1:1/4"
+    settings.MIZAN_CACHE_REDIS_URL = "redis://127.0.0.1:1/5"
+    store = cache.store()
+    assert store is not None
+    assert store.cache._servers == ["redis://127.0.0.1:1/5"]  # type: ignore[attr-defined]
 
 
 def test_alias_to_a_pickling_redis_cache_is_warned_about(
