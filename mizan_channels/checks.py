@@ -1,19 +1,30 @@
 """System checks: misconfiguration is reported at start-up with an id and a hint.
 
 Secrets: an error when DEBUG is False (production must not run with them), a warning in
-development so the example and a fresh project still start.
+development so the example and a fresh project still start. Elsewhere an Error means the
+project cannot work, a Warning that it works, wrongly.
+
+Ids by group: 00x secrets, 01x settings, 02x declarations, 03x wiring (URLconf, ASGI).
 """
 
 from __future__ import annotations
 
+import difflib
+import importlib.util
+import sys
+from pathlib import Path
 from typing import Any
 
 import asgiref
+from django.apps import apps
 from django.conf import settings
 from django.core import checks
+from django.urls import NoReverseMatch, reverse
+from django.utils.module_loading import import_string
 
 from . import conf, threads
-from .registry import registry
+from .broker import redis_url
+from .registry import FunctionSpec, registry
 
 MIN_SECRET = 32
 WEAK = {"", "changeme", "secret", "..."}
@@ -117,23 +128,87 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     return out
 
 
+def _unknown_context(spec: FunctionSpec, name: str, contexts: list[str]) -> checks.Error:
+    """A string in affects= is always a context name: a typo there is never invalidated, so
+    the context it meant silently stays stale."""
+    close = difflib.get_close_matches(name, contexts, n=3)
+    if close:
+        hint = "Did you mean " + " or ".join(repr(c) for c in close) + "?"
+    elif registry.function(name) is not None:
+        hint = f"{name!r} is a function: pass the function itself, affects={name}."
+    else:
+        hint = "Declared contexts: " + (", ".join(map(repr, contexts)) or "none") + "."
+    return checks.Error(
+        f"{spec.name} declares affects={name!r}, but no context {name!r} is declared.",
+        hint=hint + " A context exists once some @client(context=...) function is registered.",
+        obj=spec.qualname,
+        id="mizan_channels.E022",
+    )
+
+
+def _affects_problems(spec: FunctionSpec, contexts: list[str]) -> list[checks.CheckMessage]:
+    out: list[checks.CheckMessage] = []
+    for target in spec.affects:
+        if isinstance(target, str):
+            if target not in contexts:
+                out.append(_unknown_context(spec, target, contexts))
+        elif callable(target) and registry.name_of(target) is None:
+            out.append(
+                checks.Error(
+                    f"{spec.name} declares affects={target.__qualname__}, which is not registered.",
+                    hint="register() that function, or list it in a clients.py that "
+                    "mizan_clients() loads.",
+                    obj=spec.qualname,
+                    id="mizan_channels.E020",
+                )
+            )
+    return out
+
+
+def _mentions_mizan(origin: str) -> bool:
+    """Whether a module's source uses mizan: `clients.py` is also a common name for modules
+    of API clients that have nothing to do with us."""
+    try:
+        return "mizan_channels" in Path(origin).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+
+
+def _unloaded_clients() -> list[checks.CheckMessage]:
+    """Apps whose `clients.py` uses mizan but was never imported once every app was ready:
+    nothing registered its functions (the README's `mizan_clients()` call is missing from
+    the app's `AppConfig.ready()`), so they 404 and the IR leaves them out."""
+    out: list[checks.CheckMessage] = []
+    for config in apps.get_app_configs():
+        dotted = f"{config.name}.clients"
+        if dotted in sys.modules:
+            continue
+        try:
+            spec = importlib.util.find_spec(dotted)
+        except (ImportError, ValueError):
+            continue
+        if spec is None or not spec.origin or not _mentions_mizan(spec.origin):
+            continue
+        out.append(
+            checks.Warning(
+                f"{dotted} uses mizan_channels but was never imported: its functions are "
+                "not registered (calls answer unknown_function, the IR lacks them).",
+                hint=f"In {config.name}'s AppConfig.ready(): `from mizan_channels.setup "
+                f'import mizan_clients` and `mizan_clients("{config.label}")`.',
+                obj=config.name,
+                id="mizan_channels.W023",
+            )
+        )
+    return out
+
+
 @checks.register()
 def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """Declarations that can only be judged once every app is loaded."""
     out: list[checks.CheckMessage] = []
+    contexts = sorted(registry.contexts())
     for spec in registry.iter_functions():
-        for target in spec.affects:
-            if callable(target) and registry.name_of(target) is None:
-                out.append(
-                    checks.Error(
-                        f"{spec.name} declares affects={target.__qualname__}, which is not "
-                        "registered.",
-                        hint="register() that function, or list it in a clients.py that "
-                        "mizan_clients() loads.",
-                        obj=spec.qualname,
-                        id="mizan_channels.E020",
-                    )
-                )
+        out += _affects_problems(spec, contexts)
     for name, specs in registry.contexts().items():
         shared = {s.shared for s in specs}
         if len(shared) > 1:
@@ -146,4 +221,115 @@ def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                     id="mizan_channels.E021",
                 )
             )
+    out += _unloaded_clients()
     return out
+
+
+def _process_local_alias(alias: str) -> bool:
+    caches = getattr(settings, "CACHES", {})
+    return "locmem" in str(caches.get(alias, {}).get("BACKEND", "")).lower()
+
+
+@checks.register(checks.Tags.caches)
+def check_cache(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """With Redis fan-out, process B's mutation tells sockets on process A to refetch; a
+    cache of A's own still holds what B dropped, so the refetch reads a stale value. With no
+    cache setting the cache follows the fan-out's Redis; this catches an alias that opts out."""
+    s = conf.get()
+    fanout = redis_url()
+    if not s.CACHE_SECRET or not s.CACHE_ALIAS or not fanout:
+        return []
+    if not _process_local_alias(s.CACHE_ALIAS):
+        return []
+    return [
+        checks.Warning(
+            f"MIZAN_CACHE_ALIAS={s.CACHE_ALIAS!r} is a memory cache of each process, while "
+            "invalidations cross processes through Redis: a refetch on one process can read "
+            "a context value that another process's mutation dropped.",
+            hint="Remove MIZAN_CACHE_ALIAS (the cache then shares the fan-out's Redis), or "
+            f"set MIZAN_CACHE_REDIS_URL (e.g. {fanout!r}), or point the alias at a Redis "
+            "cache. Silence this only when one process serves every socket.",
+            id="mizan_channels.W015",
+        )
+    ]
+
+
+@checks.register(checks.Tags.urls)
+def check_urls(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """Without mizan's URLs, HTTP calls, context fetches and MWTs 404, and so does the
+    browser runtime's HTTP path; the socket alone still works, hence a warning."""
+    if not getattr(settings, "ROOT_URLCONF", None):
+        return []
+    try:
+        reverse("mizan_channels:call", kwargs={"fn": "f"})
+    except NoReverseMatch:
+        return [
+            checks.Warning(
+                "mizan_channels.urls is not included in the root URLconf: HTTP calls, "
+                "context fetches and MWT requests answer 404.",
+                hint=f'Add `path("api/mizan/", include("mizan_channels.urls"))` to '
+                f"urlpatterns in {settings.ROOT_URLCONF}.",
+                id="mizan_channels.W030",
+            )
+        ]
+    return []
+
+
+ASGI_HINT = (
+    "In asgi.py: `application = wrap_asgi(get_asgi_application())` "
+    "(from mizan_channels import wrap_asgi), and ASGI_APPLICATION = '<project>.asgi.application'."
+)
+
+
+def _serves_asgi() -> bool:
+    return apps.is_installed("daphne") or apps.is_installed("channels")
+
+
+@checks.register()
+def check_asgi(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """ASGI_APPLICATION imports, and mounts our socket. Importing it runs the project's
+    asgi.py, as daphne's runserver does right after its checks: `get_asgi_application()` on
+    an already set-up Django only builds the middleware chain. Judged only when the setting
+    is set and Channels or daphne is installed, the only cases where anything reads it."""
+    path = getattr(settings, "ASGI_APPLICATION", None)
+    if not path:
+        return _asgi_unset()
+    if not _serves_asgi():
+        return []
+    try:
+        import_string(path)
+    except Exception as exc:  # whatever asgi.py raises stops the server the same way
+        return [
+            checks.Error(
+                f"ASGI_APPLICATION={path!r} can't be imported: {type(exc).__name__}: {exc}",
+                hint=ASGI_HINT,
+                id="mizan_channels.E031",
+            )
+        ]
+    from .consumers import routing  # imports Channels' auth: only once the apps are ready
+
+    if routing.routes_built():
+        return []
+    return [
+        checks.Warning(
+            f"ASGI_APPLICATION={path!r} has no mizan socket: importing it never called "
+            "wrap_asgi() or websocket_urlpatterns(), so sockets at "
+            f"{conf.get().WS_PATH} are refused.",
+            hint=ASGI_HINT,
+            id="mizan_channels.W032",
+        )
+    ]
+
+
+def _asgi_unset() -> list[checks.CheckMessage]:
+    """daphne's runserver serves ASGI_APPLICATION and refuses to start without it; a
+    project started with `daphne myproject.asgi:application` doesn't need it."""
+    if not apps.is_installed("daphne"):
+        return []
+    return [
+        checks.Warning(
+            "ASGI_APPLICATION is not set: `manage.py runserver` (daphne's) can't start.",
+            hint=ASGI_HINT,
+            id="mizan_channels.W033",
+        )
+    ]

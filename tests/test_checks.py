@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from django.apps import apps
 from django.core import checks
 
 from mizan_channels import client, register
-from mizan_channels.checks import check_registry, check_secrets, check_settings
+from mizan_channels.checks import (
+    check_asgi,
+    check_cache,
+    check_registry,
+    check_secrets,
+    check_settings,
+    check_urls,
+)
+from mizan_channels.consumers import routing
 from mizan_channels.registry import registry
 
 STRONG = "x" * 48
@@ -22,6 +32,9 @@ def test_configured_project_passes(settings: Any) -> None:
     assert check_secrets() == []
     assert check_settings() == []
     assert check_registry() == []
+    assert check_cache() == []
+    assert check_urls() == []
+    assert check_asgi() == []
 
 
 @pytest.mark.parametrize("value", [None, "", "short", "..."])
@@ -125,3 +138,91 @@ def test_sync_workers_must_be_a_count(settings: Any, value: Any) -> None:
     settings.MIZAN_SYNC_WORKERS = value
     found = check_settings()
     assert ids(found) == ["mizan_channels.E010"] and "MIZAN_SYNC_WORKERS" in found[0].msg
+
+
+LOCMEM = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+REDIS_LAYER = {
+    "default": {
+        "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        "CONFIG": {"hosts": [{"address": "redis://127.0.0.1:6379/3"}]},
+    }
+}
+
+
+@pytest.mark.parametrize("fanout", ["MIZAN_REDIS_URL", "CHANNEL_LAYERS"])
+def test_process_local_cache_alias_with_redis_fanout_warns(settings: Any, fanout: str) -> None:
+    if fanout == "MIZAN_REDIS_URL":
+        settings.MIZAN_REDIS_URL = "redis://127.0.0.1:6379/3"
+    else:
+        settings.CHANNEL_LAYERS = REDIS_LAYER
+    settings.CACHES = {"default": LOCMEM, "contexts": LOCMEM}
+    settings.MIZAN_CACHE_ALIAS = "contexts"
+    found = check_cache()
+    assert ids(found) == ["mizan_channels.W015"] and found[0].level == checks.WARNING
+    assert "redis://127.0.0.1:6379/3" in (found[0].hint or "")
+
+
+def test_redis_fanout_with_the_default_cache_passes(settings: Any) -> None:
+    settings.CHANNEL_LAYERS = REDIS_LAYER  # the cache then follows the fan-out's Redis
+    assert check_cache() == []
+
+
+def _register_mutation(affects: Any) -> None:
+    @client(affects=affects)
+    def mutation(request) -> int:
+        return 1
+
+    register(mutation, "check_mutation")
+
+
+@pytest.mark.parametrize(
+    ("affects", "hint"),
+    [("usr", "Did you mean 'user'"), ("echo", "affects=echo"), ("zzz", "'global'")],
+)
+def test_affects_an_undeclared_context(affects: str, hint: str) -> None:
+    _register_mutation(affects)
+    try:
+        found = check_registry()
+        assert ids(found) == ["mizan_channels.E022"] and found[0].level == checks.ERROR
+        assert f"affects={affects!r}" in found[0].msg and hint in (found[0].hint or "")
+    finally:
+        registry.functions.pop("check_mutation")
+
+
+def test_clients_module_never_loaded_warns(monkeypatch: pytest.MonkeyPatch) -> None:
+    forgot = SimpleNamespace(name="tests.unloaded_app", label="unloaded_app")
+    monkeypatch.setattr(apps, "get_app_configs", lambda: [*apps.app_configs.values(), forgot])
+    found = check_registry()
+    assert ids(found) == ["mizan_channels.W023"] and found[0].level == checks.WARNING
+    assert 'mizan_clients("unloaded_app")' in (found[0].hint or "")
+
+
+def test_urls_not_included_warns(settings: Any) -> None:
+    settings.ROOT_URLCONF = "tests.bare_project"
+    found = check_urls()
+    assert ids(found) == ["mizan_channels.W030"] and found[0].level == checks.WARNING
+    assert 'include("mizan_channels.urls")' in (found[0].hint or "")
+
+
+def test_asgi_application_that_does_not_import(settings: Any) -> None:
+    settings.ASGI_APPLICATION = "tests.no_such_module.application"
+    found = check_asgi()
+    assert ids(found) == ["mizan_channels.E031"] and "ModuleNotFoundError" in found[0].msg
+
+
+def test_asgi_application_without_the_socket_warns(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routing, "_routes_built", False)
+    settings.ASGI_APPLICATION = "tests.bare_project.application"
+    found = check_asgi()
+    assert ids(found) == ["mizan_channels.W032"] and "wrap_asgi" in (found[0].hint or "")
+
+
+def test_asgi_application_unset_with_daphne_installed_warns(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    del settings.ASGI_APPLICATION
+    assert check_asgi() == []  # daphne isn't installed: nothing reads the setting
+    monkeypatch.setattr(apps, "is_installed", lambda name: name == "daphne")
+    assert ids(check_asgi()) == ["mizan_channels.W033"]
