@@ -22,7 +22,8 @@ class MizanSettings:
     CACHE_SECRET: str = ""
     # Signing key for MWT socket tokens, distinct from SECRET_KEY (system check mizan.E002).
     MWT_SECRET: str = ""
-    # Redis URL for the context cache; unset means Django's local-memory cache.
+    # Redis URL for the context cache; unset means the fan-out's Redis (REDIS_URL below, or
+    # the channels_redis host) when there is one, else Django's local-memory cache.
     CACHE_REDIS_URL: str = ""
     # Cache alias to use instead of building one from CACHE_REDIS_URL.
     CACHE_ALIAS: str = ""
