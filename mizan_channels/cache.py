@@ -74,6 +74,28 @@ class Store:
         return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
 
+def _outage_types() -> tuple[type[BaseException], ...]:
+    try:  # the `redis` extra: without it, no cache of ours is a Redis one
+        from redis import exceptions
+    except ImportError:
+        return (OSError,)
+    return (OSError, exceptions.ConnectionError, exceptions.TimeoutError)
+
+
+#: Failures that mean "the cache can't be reached", not "a bug".
+OUTAGES = _outage_types()
+
+
+def _log_failure(level: int, what: str, exc: BaseException) -> None:
+    """An unreachable cache is an outage, logged in one line as the broker logs a Redis
+    outage (a mutation per line would otherwise print a traceback each); anything else may
+    be a bug and keeps its traceback."""
+    if isinstance(exc, OUTAGES):
+        logger.log(level, "context cache unavailable (%s); %s", exc, what)
+    else:
+        logger.log(level, "context cache unavailable; %s", what, exc_info=exc)
+
+
 _store: Store | None = None
 _store_ready = False
 
@@ -257,8 +279,8 @@ async def cached_many(
     if st is not None and live:
         try:
             hits = await st.run(_read, st, live)
-        except Exception:
-            logger.warning("context cache unavailable; computing", exc_info=True)
+        except Exception as exc:
+            _log_failure(logging.WARNING, "computing", exc)
             for entry in live:
                 entry.key = ""
     out: list[bytes | None] = [
@@ -277,8 +299,8 @@ async def cached_many(
         sealed = {key: seal(st, key, value) for key, value in fresh.items()}
         try:
             await st.run(st.cache.set_many, sealed, st.timeout)
-        except Exception:
-            logger.warning("context cache unavailable; result not stored", exc_info=True)
+        except Exception as exc:
+            _log_failure(logging.WARNING, "result not stored", exc)
     return [value for value in out if value is not None]
 
 
@@ -318,8 +340,8 @@ def drop(keys: list[dict[str, str]], scope: str | None) -> None:
     if tokens:
         try:
             st.cache.set_many(tokens, max(st.timeout, GEN_TTL_MIN))
-        except Exception:
-            logger.error("context cache unavailable; %s not dropped", keys, exc_info=True)
+        except Exception as exc:
+            _log_failure(logging.ERROR, f"{keys} not dropped", exc)
 
 
 async def adrop(keys: list[dict[str, str]], scope: str | None) -> None:

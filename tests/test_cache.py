@@ -227,6 +227,17 @@ async def test_unreachable_redis_falls_back_to_computing(settings: Any) -> None:
     await cache.adrop([{"ctx": "mine"}], None)  # logged, not raised
 
 
+async def test_an_unreachable_cache_is_logged_in_one_line(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An outage is not a bug: one line per failure, like the broker's, not a traceback."""
+    settings.MIZAN_CACHE_REDIS_URL = "redis://127.0.0.1:1/0"
+    await cache.adrop([{"ctx": "mine"}], None)
+    (record,) = [r for r in caplog.records if "not dropped" in r.getMessage()]
+    assert record.levelname == "ERROR" and record.exc_info is None
+    assert "Connection refused" in record.getMessage()
+
+
 # What Redis holds -----------------------------------------------------------------------
 
 
