@@ -128,9 +128,10 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     return out
 
 
-def _unknown_context(spec: FunctionSpec, name: str, contexts: list[str]) -> checks.Error:
+def _unknown_context(spec: FunctionSpec, name: str, contexts: list[str]) -> checks.Warning:
     """A string in affects= is always a context name: a typo there is never invalidated, so
-    the context it meant silently stays stale."""
+    the context it meant silently stays stale. A warning: the project works, wrongly (and a
+    page may listen for a key no server function declares)."""
     close = difflib.get_close_matches(name, contexts, n=3)
     if close:
         hint = "Did you mean " + " or ".join(repr(c) for c in close) + "?"
@@ -138,11 +139,11 @@ def _unknown_context(spec: FunctionSpec, name: str, contexts: list[str]) -> chec
         hint = f"{name!r} is a function: pass the function itself, affects={name}."
     else:
         hint = "Declared contexts: " + (", ".join(map(repr, contexts)) or "none") + "."
-    return checks.Error(
+    return checks.Warning(
         f"{spec.name} declares affects={name!r}, but no context {name!r} is declared.",
         hint=hint + " A context exists once some @client(context=...) function is registered.",
         obj=spec.qualname,
-        id="mizan_channels.E022",
+        id="mizan_channels.W022",
     )
 
 

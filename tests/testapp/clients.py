@@ -118,7 +118,7 @@ def room_list(request) -> list[str]:
 
 @client(context="tickets", websocket=True, auth=True)
 def ticket_count(request) -> int:
-    """The context the ticket form's submit affects (forms.py); an undeclared one is E022."""
+    """The context the ticket form's submit affects (forms.py); an undeclared one is W022."""
     return 0
 
 
