@@ -1,18 +1,20 @@
 """HTTP transport: thin views over `invoke` (calls), contexts and MWT issue.
 
 They only translate between Django requests and the invocation path. CSRF is Django's own
-check: the call view runs `CsrfViewMiddleware`'s rules itself (the middleware skips it), so
+check: the call view runs the project's CSRF middleware itself (the middleware skips it), so
 that a refusal is a protocol error with a JSON body like every other, not Django's HTML page.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
+from django.utils.module_loading import import_string
 from django.views.decorators.csrf import ensure_csrf_cookie
 from django.views.decorators.http import require_GET, require_POST
 
@@ -23,6 +25,7 @@ from .invoke import invoke, run, validate_args
 from .registry import FunctionSpec
 
 logger = logging.getLogger("mizan_channels")
+csrf_logger = logging.getLogger("django.security.csrf")
 
 JSON = "application/json"
 
@@ -65,20 +68,34 @@ def _read_args(request: HttpRequest) -> Any:
     return args
 
 
-class _CsrfCheck(CsrfViewMiddleware):
-    """Django's CSRF rules, answering with the reason for a refusal instead of the failure
-    view's page (the way Django REST framework runs them inside its views)."""
+def _reject_with_reason(self: CsrfViewMiddleware, request: HttpRequest, reason: str) -> str:
+    """The middleware's refusal, logged where Django logs it, answering with the reason
+    instead of the failure view's page."""
+    csrf_logger.warning(
+        "Forbidden (%s): %s", reason, request.path, extra={"status_code": 403, "request": request}
+    )
+    return reason
 
-    def _reject(self, request: HttpRequest, reason: str) -> str:  # type: ignore[override]
-        return reason
+
+@functools.cache
+def _csrf_checker(middleware: tuple[str, ...]) -> CsrfViewMiddleware | None:
+    """The project's own CSRF middleware (Django's, or a subclass with rules of its own),
+    run inside the call view the way Django REST framework runs it; None when the project
+    lists none (it has chosen not to check)."""
+    for dotted in middleware:
+        cls = import_string(dotted)
+        if isinstance(cls, type) and issubclass(cls, CsrfViewMiddleware):
+            checker = type(f"Json{cls.__name__}", (cls,), {"_reject": _reject_with_reason})
+            return cast(CsrfViewMiddleware, checker(_no_response))
+    return None
 
 
 def _csrf_check(request: HttpRequest) -> None:
-    """Raises Forbidden when Django's CSRF middleware would refuse `request`. Only where
-    the project runs that middleware: a project without it has chosen not to check."""
-    if "django.middleware.csrf.CsrfViewMiddleware" not in settings.MIDDLEWARE:
+    """Raises Forbidden when the project's CSRF middleware would refuse `request`."""
+    checker = _csrf_checker(tuple(settings.MIDDLEWARE))
+    if checker is None:
         return
-    reason = _CsrfCheck(_no_response).process_view(request, None, (), {})  # type: ignore[arg-type]
+    reason = checker.process_view(request, None, (), {})  # type: ignore[arg-type]
     if isinstance(reason, str):
         raise Forbidden(f"CSRF verification failed: {reason}")
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import User
+from django.middleware.csrf import CsrfViewMiddleware
 from django.test import Client
 from hypothesis import given
 from hypothesis import settings as hsettings
@@ -134,6 +135,45 @@ def test_a_post_with_the_token_passes_and_a_wrong_token_does_not() -> None:
         headers={"X-CSRFToken": "x" * 32},
     )
     assert bad.status_code == 403 and bad.json()["error"]["code"] == "forbidden"
+
+
+class StricterCsrf(CsrfViewMiddleware):
+    """A project's own CSRF middleware, with a rule of its own."""
+
+    def process_view(self, request: Any, callback: Any, args: Any, kwargs: Any) -> Any:
+        if getattr(callback, "csrf_exempt", False):
+            return None
+        if request.headers.get("X-Blocked"):
+            return self._reject(request, "blocked by the project's rule")
+        return super().process_view(request, callback, args, kwargs)
+
+
+@pytest.mark.django_db
+def test_a_projects_own_csrf_middleware_is_the_one_that_judges_calls(
+    settings: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The call view is skipped by the middleware: the check it runs itself must be the
+    # project's, subclass included, or a subclass in MIDDLEWARE would leave calls unchecked.
+    settings.MIDDLEWARE = [
+        m.replace("django.middleware.csrf.CsrfViewMiddleware", f"{__name__}.StricterCsrf")
+        for m in settings.MIDDLEWARE
+    ]
+    ann = User.objects.create_user("ann", password="pw")
+    strict = Client(enforce_csrf_checks=True)
+    strict.force_login(ann)
+    url, body = "/api/mizan/call/echo", '{"text": "t"}'
+    with caplog.at_level("WARNING", logger="django.security.csrf"):
+        r = strict.post(url, data=body, content_type="application/json")
+    assert r.status_code == 403 and r.json()["error"]["code"] == "forbidden"
+    assert any("Forbidden (CSRF" in m for m in caplog.messages)  # logged where Django logs it
+    strict.get("/api/mizan/ctx/global")
+    token = strict.cookies["csrftoken"].value
+    headers = {"X-CSRFToken": token}
+    r = strict.post(url, data=body, content_type="application/json", headers=headers)
+    assert r.status_code == 200
+    headers["X-Blocked"] = "1"
+    r = strict.post(url, data=body, content_type="application/json", headers=headers)
+    assert r.json()["error"]["message"].endswith("blocked by the project's rule")
 
 
 # Redaction ---------------------------------------------------------------------------------
