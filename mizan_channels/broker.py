@@ -224,12 +224,16 @@ class RedisBackend:
         from redis.asyncio.retry import Retry
         from redis.backoff import NoBackoff
 
-        self.client = aioredis.Redis.from_url(url, socket_timeout=5, health_check_interval=30)
+        # A connect timeout of our own on both: redis-py 5 falls back to `socket_timeout`, so
+        # an unreachable host would hold a socket's `hello` for the OS's TCP timeout.
+        self.client = aioredis.Redis.from_url(
+            url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
+        )
         # No socket timeout on the subscriber: an idle pub/sub read must never time out
         # (redis-py 8's 5 s default kills idle listeners; scale.md). No retries either: a lost
         # connection must surface in `_read`, which owns reconnecting (and resyncing).
         self.sub_client = aioredis.Redis.from_url(
-            url, socket_timeout=None, retry=Retry(NoBackoff(), 0)
+            url, socket_timeout=None, socket_connect_timeout=5, retry=Retry(NoBackoff(), 0)
         )
         self.pubsub = self._new_pubsub()
         self.publish_script = self.client.register_script(PUBLISH_LUA)
@@ -243,8 +247,11 @@ class RedisBackend:
         #: Continuity of this process's streams is in doubt (the subscriber connection was lost
         #: or re-made, or a stream could not be subscribed): `_read` recovers before reading on.
         self.lost = False
-        #: How many times redis-py re-made the subscriber connection by itself.
-        self.remade = 0
+        #: One subscription command at a time on the subscriber: the first commands of a new
+        #: PubSub, sent together, each open a connection of their own and only the last one is
+        #: read, leaving the others' channels deaf (at start-up, and when sockets come back
+        #: during a recovery).
+        self.commands = asyncio.Lock()
 
     def _new_pubsub(self) -> Any:
         return _pubsub_class()(self._reconnected, self.sub_client.connection_pool)
@@ -253,7 +260,6 @@ class RedisBackend:
         """redis-py re-made the subscriber connection by itself: messages published while it
         was down are gone, so recover as after an error."""
         logger.warning("redis fan-out connection was re-made; resyncing")
-        self.remade += 1
         self.lost = True
 
     def attach(self, hub: Hub) -> None:
@@ -285,7 +291,8 @@ class RedisBackend:
         self.subscribed.add(stream)
         self.active.set()
         try:
-            await self.pubsub.subscribe(self.channel(stream))
+            async with self.commands:
+                await self.pubsub.subscribe(self.channel(stream))
             # Read the position after the subscription is live: anything published later
             # arrives with a higher seq.
             position = await self.position(stream)
@@ -304,7 +311,8 @@ class RedisBackend:
         if self.pubsub.connection is None:
             return
         try:
-            await self.pubsub.unsubscribe(self.channel(stream))
+            async with self.commands:
+                await self.pubsub.unsubscribe(self.channel(stream))
         except Exception as exc:  # down: the next recovery subscribes without this stream
             logger.info("redis unavailable to unsubscribe %s (%s)", stream, exc)
 
@@ -387,17 +395,18 @@ class RedisBackend:
         """Re-establish every membership of this process in one command, publish a new epoch
         for the streams whose events were lost here, read the positions, then resync every
         listener. Raises when Redis is still unavailable (the caller retries)."""
-        remade = self.remade
-        old, self.pubsub = self.pubsub, self._new_pubsub()
-        with contextlib.suppress(Exception):
-            await old.aclose()
-        streams = sorted(self.subscribed)  # after the swap: a concurrent subscribe is included
-        if streams:
-            await self.pubsub.subscribe(*[self.channel(s) for s in streams])
+        self.lost = False  # whatever goes wrong from here on sets it again
+        async with self.commands:
+            old, self.pubsub = self.pubsub, self._new_pubsub()
+            with contextlib.suppress(Exception):
+                await old.aclose()
+            streams = sorted(self.subscribed)
+            if streams:
+                await self.pubsub.subscribe(*[self.channel(s) for s in streams])
         await self._flush_dirty()
         positions = {s: await self.position(s) for s in streams}
-        self.lost = self.remade != remade  # re-made meanwhile: once more
-        logger.warning("redis fan-out restored; %d streams resubscribed", len(streams))
+        if streams:
+            logger.warning("redis fan-out restored; %d streams resubscribed", len(streams))
         if self.hub is not None:
             self.hub.continuity_lost(positions)
 

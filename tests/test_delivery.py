@@ -295,3 +295,33 @@ async def test_socket_opened_while_redis_is_down_works_and_resyncs_on_return(
     finally:
         await get_hub().close()
         hub.reset()
+
+
+class Heard:
+    """A bare hub listener: the events it was given, and an event to await them."""
+
+    def __init__(self) -> None:
+        self.events: list[bytes] = []
+        self.got = asyncio.Event()
+
+    def on_event(self, stream: str, epoch: str, seq: int, event: hub.Event) -> None:
+        self.events.append(event.body)
+        self.got.set()
+
+    def on_resync(self, stream: str, epoch: str, seq: int) -> None:
+        pass
+
+
+async def test_streams_joined_together_on_a_fresh_broker_all_hear(backend: str) -> None:
+    # The first subscriptions of a process (many users' sockets opening at once) are sent
+    # together; each must end up on the connection the broker reads, or its stream is deaf.
+    h = get_hub()
+    listeners = {f"together-{i}": Heard() for i in range(6)}
+    await asyncio.gather(*(h.join(stream, heard) for stream, heard in listeners.items()))
+    for stream in listeners:
+        await h.publish(stream, hub.Event("msg", stream.encode()))
+    for stream, heard in listeners.items():
+        await asyncio.wait_for(heard.got.wait(), TIMEOUT)
+        assert heard.events == [stream.encode()]
+    for stream, heard in listeners.items():
+        await h.leave(stream, heard)
