@@ -18,7 +18,7 @@ from mizan_channels.checks import (
     check_settings,
     check_urls,
 )
-from mizan_channels.consumers import routing
+from mizan_channels.consumers.socket import MizanConsumer
 from mizan_channels.registry import registry
 
 STRONG = "x" * 48
@@ -207,16 +207,26 @@ def test_urls_not_included_warns(settings: Any) -> None:
 def test_asgi_application_that_does_not_import(settings: Any) -> None:
     settings.ASGI_APPLICATION = "tests.no_such_module.application"
     found = check_asgi()
-    assert ids(found) == ["mizan_channels.E031"] and "ModuleNotFoundError" in found[0].msg
+    assert ids(found) == ["mizan_channels.W031"] and "ModuleNotFoundError" in found[0].msg
+    assert found[0].level == checks.WARNING  # never stops `migrate` in a release step
 
 
 def test_asgi_application_without_the_socket_warns(
     settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(routing, "_routes_built", False)
+    monkeypatch.setattr(MizanConsumer, "mounted", False)
     settings.ASGI_APPLICATION = "tests.bare_project.application"
     found = check_asgi()
     assert ids(found) == ["mizan_channels.W032"] and "wrap_asgi" in (found[0].hint or "")
+
+
+def test_a_socket_mounted_in_the_projects_own_router_counts(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(MizanConsumer, "mounted", False)
+    settings.ASGI_APPLICATION = "tests.bare_project.application"
+    MizanConsumer.as_asgi()  # as a project's own URLRouter entry would
+    assert check_asgi() == []
 
 
 def test_asgi_application_unset_with_daphne_installed_warns(

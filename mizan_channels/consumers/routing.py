@@ -29,24 +29,19 @@ async def channel_endpoint(scope: dict[str, Any], receive: Any, send: Any) -> No
     await MizanConsumer(only=scope["url_route"]["kwargs"]["channel"])(scope, receive, send)
 
 
-#: Set once our socket routes are built in this process; system check W032 reads it after
-#: importing ASGI_APPLICATION. A flag, not an attribute of the app: an asgi.py may wrap our
-#: router in an app of its own (bench/project/asgi.py does), which hides any attribute.
-_routes_built = False
-
-
 def routes_built() -> bool:
-    """Whether this process built mizan's socket routes (through wrap_asgi or
-    websocket_urlpatterns)."""
-    return _routes_built
+    """Whether this process mounted mizan's socket (wrap_asgi, websocket_urlpatterns, or
+    MizanConsumer.as_asgi() in a router of the project's own); system check W032 asks after
+    importing ASGI_APPLICATION. A flag, not an attribute of the app: an asgi.py may wrap our
+    router in an app of its own (bench/project/asgi.py does), which hides any attribute."""
+    from .socket import MizanConsumer
+
+    return MizanConsumer.mounted
 
 
 def websocket_urlpatterns(path: str | None = None) -> list[Any]:
     """Our socket routes, for users who build their own ProtocolTypeRouter."""
-    global _routes_built
     from .socket import MizanConsumer
-
-    _routes_built = True
 
     base = (path or conf.get().WS_PATH).lstrip("/")
     return [

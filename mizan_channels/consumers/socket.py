@@ -112,11 +112,15 @@ class MizanConsumer(IdentityMixin):
     subscription, after `hello`."""
 
     only: str | None = None
+    #: Whether `as_asgi()` ran in this process: the socket is mounted somewhere (W032).
+    mounted = False
 
     @classmethod
     def as_asgi(
         cls, **initkwargs: Any
     ) -> Callable[[dict[str, Any], ASGIReceive, ASGISend], Awaitable[None]]:
+        MizanConsumer.mounted = True
+
         async def app(scope: dict[str, Any], receive: ASGIReceive, send: ASGISend) -> None:
             await cls(**initkwargs)(scope, receive, send)
 
