@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import AnonymousUser, User
+from django.http import HttpResponse
+from django.middleware.csrf import CsrfViewMiddleware
 from django.template import Context, Template, TemplateSyntaxError
 from django.test import Client, RequestFactory
 
@@ -156,6 +158,19 @@ def test_ssr_renders_what_the_endpoint_returns(backend: str, ann: User) -> None:
     c = logged_in(ann)
     assert ctx(c, "mine").json()["data"] == data["mine"]  # same cache entry: same value
     assert ctx(c, "board").json()["data"] == data["board"]
+
+
+def test_a_page_hydrated_by_the_tag_gets_the_csrf_cookie_its_calls_need(backend: str) -> None:
+    # Such a page never fetches ctx/ (which sets the cookie), yet its mutations are POSTs.
+    def page(request: Any) -> HttpResponse:
+        request.user = AnonymousUser()
+        body = Template('{% load mizan %}{% mizan_context "ssr" %}').render(
+            Context({"request": request})
+        )
+        return HttpResponse(body)
+
+    response = CsrfViewMiddleware(page)(RequestFactory().get("/"))
+    assert response.cookies["csrftoken"].value
 
 
 def test_ssr_is_xss_safe(backend: str) -> None:

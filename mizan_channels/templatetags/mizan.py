@@ -13,6 +13,9 @@ reads `JSON.parse(document.getElementById("mizan-ctx-" + name).textContent)` ins
 making the first round trip. The JSON goes through Django's `json_script`, which escapes
 `<`, `>` and `&`: a value holding `</script>` can't end the element (XSS-safe).
 
+The response carries the `csrftoken` cookie, as the endpoint's does, so the page's HTTP
+calls pass Django's CSRF check without a round trip to fetch it first.
+
 The values come from the same cache, under the same auth rules, as the HTTP endpoint. A
 context the visitor may not read (e.g. "user" for an anonymous visitor) renders nothing:
 the runtime then fetches it and gets the protocol's `unauthorized`. A context nobody
@@ -26,6 +29,7 @@ import logging
 from typing import Any
 
 from django import template
+from django.middleware.csrf import get_token
 from django.utils.html import json_script
 from django.utils.safestring import SafeString, mark_safe
 
@@ -58,6 +62,10 @@ def mizan_context(context: template.Context, *names: str) -> SafeString:
             "'django.template.context_processors.request' to TEMPLATES OPTIONS "
             "context_processors, and render with the request (render(request, ...))."
         )
+    # The page will make HTTP calls, which Django's CSRF rules hold to the `csrftoken`
+    # cookie: hydrated from here, it never fetches `ctx/` (which sets that cookie), so the
+    # page's response must (as `{% csrf_token %}` or `@ensure_csrf_cookie` would).
+    get_token(request)
     parts: list[str] = []
     for name in names:
         try:
