@@ -166,6 +166,29 @@ def test_a_request_without_a_reply_times_out_and_a_closed_client_refuses_at_once
     assert out["closed"] == "closed" and out["state"] == "closed"
 
 
+def test_a_context_is_fetched_once_however_many_wait_for_it(
+    chat_server: Daphne, people: Browsers
+) -> None:
+    ann = people.login(chat_server, "ann")
+    out = ann.eval(
+        """async (module) => {
+            const M = await import(module);
+            let gets = 0;
+            const m = new M.Mizan({ connect: false, hydrate: false,
+                fetch: (...a) => { gets++; return fetch(...a); } });
+            const store = m.context("global");  // starts the first fetch
+            const [a, b] = await Promise.all([store.ready(), store.ready()]);
+            const first = gets;
+            await store.ready();  // loaded: answered from memory
+            const loaded = gets;
+            await store.refresh();  // an explicit refetch still fetches
+            return { first, loaded, refreshed: gets, same: a === b };
+        }""",
+        MODULE,
+    )
+    assert out == {"first": 1, "loaded": 1, "refreshed": 2, "same": True}
+
+
 def test_a_dead_route_is_noticed_by_heartbeat_and_the_client_reconnects(
     chat_server: Daphne, people: Browsers
 ) -> None:

@@ -233,9 +233,11 @@ export class ContextStore {
     return this._inflight;
   }
 
-  /** Data once loaded (immediately when hydrated). */
+  /** Data once loaded (immediately when hydrated). Joins a fetch already on its way (the
+   *  newest one, when a refetch is queued behind it) instead of queueing another. */
   ready() {
-    return this.data && !this._inflight ? Promise.resolve(this.data) : this.refresh();
+    if (this._inflight) return this._again ?? this._inflight;
+    return this.data ? Promise.resolve(this.data) : this.refresh();
   }
 
   _invalidate(delayMs) {
