@@ -9,12 +9,14 @@
 
             enable()
 
-registers, callable over HTTP and the socket (names with the default prefix "auth."):
+registers (names with the default prefix "auth."), callable over HTTP and the socket except
+sign-in and sign-up, which are HTTP only: Django gives the session a new key on sign-in, and
+only an HTTP response can hand a browser the new cookie.
 
     auth.session                 context "global": who this browser session is
-    auth.sign_in                 login + password          -> AuthSession
+    auth.sign_in                 login + password          -> AuthSession   (HTTP only)
     auth.sign_out                                          -> AuthSession
-    auth.sign_up                 allauth's signup fields   -> AuthSession
+    auth.sign_up                 allauth's signup fields   -> AuthSession   (HTTP only)
     auth.request_password_reset  email                     -> None
     auth.email_status            (signed in)               -> list[AuthEmail]
 
@@ -99,8 +101,10 @@ def enable(
 
     affects = list(dict.fromkeys([context, *invalidates]))
     register(client(context=context, websocket=True)(f.session), f"{prefix}session")
-    for fn in (f.sign_in, f.sign_out, f.sign_up):
-        register(client(websocket=True, affects=affects)(fn), f"{prefix}{fn.__name__}")
+    # Sign-in and sign-up rotate the session key: over the socket the browser would keep its
+    # old cookie (HTTP pages and the next load stay anonymous), so they are HTTP only.
+    for fn, websocket in ((f.sign_in, False), (f.sign_out, True), (f.sign_up, False)):
+        register(client(websocket=websocket, affects=affects)(fn), f"{prefix}{fn.__name__}")
     register(client(websocket=True)(f.request_password_reset), f"{prefix}request_password_reset")
     register(client(websocket=True, auth=True)(f.email_status), f"{prefix}email_status")
 

@@ -41,7 +41,7 @@ def session(request: Any) -> AuthSession:
 def sign_in(request: Any, login: str, password: str, remember: bool = False) -> AuthSession:
     """Sign in with a username or email address (as ACCOUNT_LOGIN_METHODS allows) and a
     password. A wrong password and an unknown account fail alike (invalid_params); repeated
-    failures are rate_limited. From a browser, call it over HTTP: only an HTTP response can
+    failures are rate_limited. `enable()` registers it HTTP only: only an HTTP response can
     set the new session cookie. Every socket of the session follows the new user."""
     with bridge.allauth_request(request) as req:
         bridge.consume(req, "login")
@@ -77,7 +77,7 @@ def sign_up(
     fields) and sign it in, or report the pending email verification. With allauth's
     enumeration prevention and mandatory verification, a taken email answers like a new
     account awaiting verification and the owner is emailed instead; otherwise it is an
-    `email_taken` error at "email"."""
+    `email_taken` error at "email". HTTP only, like sign_in: it signs the new account in."""
     with bridge.allauth_request(request) as req:
         if is_authenticated(req.user):
             raise Forbidden("Already signed in; sign out before creating another account.")

@@ -7,7 +7,7 @@ import type * as T from "./types";
 
 /** SHA-256 of the IR this client was generated from; the server reports its own in
  * `hello`, and `<MizanContext>` warns when they differ. */
-export const IR_DIGEST = "3e9a6dc7b907ef77e04742b8d429868a02b79958b9ef650d69f5fd256419f26b";
+export const IR_DIGEST = "473b1f77eff5e809b3260ac6294e6a7f46d824e88e556ee57b04194278fd0c37";
 
 /** Every function of context "global", by name. */
 export type GlobalContextData = {
@@ -65,11 +65,11 @@ export function callAuthSession(m: Mizan): Promise<T.AuthSession> {
 /**
  * Sign in with a username or email address (as ACCOUNT_LOGIN_METHODS allows) and a
  * password. A wrong password and an unknown account fail alike (invalid_params); repeated
- * failures are rate_limited. From a browser, call it over HTTP: only an HTTP response can
+ * failures are rate_limited. `enable()` registers it HTTP only: only an HTTP response can
  * set the new session cookie. Every socket of the session follows the new user.
  */
 export function callAuthSignIn(m: Mizan, args: T.AuthSignInInput): Promise<T.AuthSession> {
-  return m.call<T.AuthSession>("auth.sign_in", args);
+  return m.http<T.AuthSession>("auth.sign_in", args);
 }
 
 /**
@@ -86,10 +86,10 @@ export function callAuthSignOut(m: Mizan): Promise<T.AuthSession> {
  * fields) and sign it in, or report the pending email verification. With allauth's
  * enumeration prevention and mandatory verification, a taken email answers like a new
  * account awaiting verification and the owner is emailed instead; otherwise it is an
- * `email_taken` error at "email".
+ * `email_taken` error at "email". HTTP only, like sign_in: it signs the new account in.
  */
 export function callAuthSignUp(m: Mizan, args: T.AuthSignUpInput = {}): Promise<T.AuthSession> {
-  return m.call<T.AuthSession>("auth.sign_up", args);
+  return m.http<T.AuthSession>("auth.sign_up", args);
 }
 
 export function callCreateRoomSchema(m: Mizan): Promise<T.FormSchema> {

@@ -565,7 +565,7 @@ export function useAuthSession(): ContextResult<T.AuthSession> {
 /**
  * Sign in with a username or email address (as ACCOUNT_LOGIN_METHODS allows) and a
  * password. A wrong password and an unknown account fail alike (invalid_params); repeated
- * failures are rate_limited. From a browser, call it over HTTP: only an HTTP response can
+ * failures are rate_limited. `enable()` registers it HTTP only: only an HTTP response can
  * set the new session cookie. Every socket of the session follows the new user.
  */
 export function useAuthSignIn(): MutationResult<[args: T.AuthSignInInput], T.AuthSession> {
@@ -586,7 +586,7 @@ export function useAuthSignOut(): MutationResult<[], T.AuthSession> {
  * fields) and sign it in, or report the pending email verification. With allauth's
  * enumeration prevention and mandatory verification, a taken email answers like a new
  * account awaiting verification and the owner is emailed instead; otherwise it is an
- * `email_taken` error at "email".
+ * `email_taken` error at "email". HTTP only, like sign_in: it signs the new account in.
  */
 export function useAuthSignUp(): MutationResult<[args?: T.AuthSignUpInput], T.AuthSession> {
   return useMutationCall("useAuthSignUp()", (m: Mizan, ...args: [args?: T.AuthSignUpInput]) => callAuthSignUp(m, ...args), [{ ctx: "global" }, { ctx: "user" }]);
