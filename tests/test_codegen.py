@@ -21,7 +21,7 @@ from mizan_channels.codegen import CodegenError, digest, generate, stale, write
 from mizan_channels.codegen.__main__ import main
 from mizan_channels.codegen.pattern import to_javascript
 from mizan_channels.ir import emit, parse
-from mizan_channels.ir.model import Document, Function, Primitive, Struct
+from mizan_channels.ir.model import Document, Function, OptionalOf, Primitive, Struct
 
 GOLDEN = Path(__file__).parent / "golden"
 RUNTIME = {"mizan.js", "mizan.d.ts"}
@@ -132,6 +132,20 @@ def test_runtime_import_points_imports_elsewhere_and_copies_nothing() -> None:
     assert not RUNTIME & set(files)
     assert '"./mizan.js"' not in "".join(files.values())
     assert 'from "/static/mizan_channels/mizan.js"' in files["api.ts"]
+
+
+def test_a_function_returning_none_gets_no_query_hook() -> None:
+    """`-> None` is a command (it sends mail, say): a query hook would run it on mount and
+    on every resync. A read that may find nothing (`X | None`) keeps its query."""
+    files = generate(load("example_chat"))
+    assert "useAuthRequestPasswordReset()" in files["react.ts"]
+    assert "useAuthRequestPasswordResetQuery" not in files["react.ts"]
+    assert "authRequestPasswordResetQuery" not in files["api.ts"]
+    kitchen = generate(load("kitchen_sink"))
+    assert "useNothingQuery" not in kitchen["react.ts"]
+    assert "nothingQuery" not in kitchen["api.ts"]
+    maybe = Function(name="maybe", output=OptionalOf(Primitive("str")))
+    assert "useMaybeQuery" in generate(Document(functions=(maybe,)))["react.ts"]
 
 
 def test_patterns_are_translated_only_when_their_meaning_survives() -> None:

@@ -10,7 +10,7 @@ apps that keep their server state in TanStack Query.
 
 from __future__ import annotations
 
-from ..ir.model import Channel, Document, Function
+from ..ir.model import Channel, Document, Function, Primitive
 from .names import Namespace, camel, doc_comment, json_string, pascal
 from .plan import Plan
 from .typescript import ts_shape
@@ -30,8 +30,17 @@ def contexts(doc: Document) -> dict[str, list[Function]]:
 
 
 def is_query(f: Function) -> bool:
-    """Safe to run on its own: no context (those have theirs), no affects, not a form step."""
-    return f.context is None and not f.affects and f.form is None and f.route is None
+    """Safe to run on its own: no context (those have theirs), no affects, not a form step,
+    and something to read. A function returning None (`-> None`) is a command: run on mount
+    and again on every resync it would repeat its effect (an email sent each time)."""
+    returns_nothing = isinstance(f.output, Primitive) and f.output.kind == "null"
+    return (
+        f.context is None
+        and not f.affects
+        and f.form is None
+        and f.route is None
+        and not returns_nothing
+    )
 
 
 def output_type(f: Function, plan: Plan) -> str:

@@ -7,7 +7,8 @@ thin typed hooks, one or two per declaration:
 * context `c`                -> `useCContext()`: every function of the context at once
 * any other function `f`     -> `useF()`: `mutate(args)`, resolving after its invalidations
                                 have been refetched
-* a read (no affects)        -> also `useFQuery(args)`: runs while mounted, refetched on `inv`
+* a read (`is_query`: no      -> also `useFQuery(args)`: runs while mounted, refetched on `inv`
+  affects, not `-> None`)
 * channel `c`                -> `useCChannel(params)`: typed messages, resubscribes, resyncs
 * form `f`                   -> `useFForm()`: values, Zod check, Django's field errors
 

@@ -168,14 +168,6 @@ export function authEmailStatusQuery(m: Mizan) {
   };
 }
 
-/** TanStack Query options for `auth.request_password_reset`. */
-export function authRequestPasswordResetQuery(m: Mizan, args: T.AuthRequestPasswordResetInput) {
-  return {
-    queryKey: mizanQueryKey("fn", "auth.request_password_reset", args),
-    queryFn: () => callAuthRequestPasswordReset(m, args),
-  };
-}
-
 /** TanStack Query options for `room_messages`. */
 export function roomMessagesQuery(m: Mizan, args: T.RoomMessagesInput) {
   return {
@@ -188,7 +180,7 @@ export function roomMessagesQuery(m: Mizan, args: T.RoomMessagesInput) {
  * query made with `mizanQueryKey` stays as fresh as the built-in hooks. Returns a
  * function that disconnects. */
 export function connectQueryClient(m: Mizan, client: QueryClientLike): () => void {
-  const fns: readonly string[] = ["auth.email_status", "auth.request_password_reset", "room_messages"];
+  const fns: readonly string[] = ["auth.email_status", "room_messages"];
   const contextOf = new Map<string, string>([["auth.session", "global"], ["current_user", "global"], ["my_rooms", "user"], ["room_list", "rooms"]]);
   const contexts: readonly string[] = ["global", "rooms", "user"];
   const offs: (() => void)[] = [];

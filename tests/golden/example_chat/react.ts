@@ -548,11 +548,6 @@ export function useAuthRequestPasswordReset(): MutationResult<[args: T.AuthReque
   return useMutationCall("useAuthRequestPasswordReset()", (m: Mizan, ...args: [args: T.AuthRequestPasswordResetInput]) => callAuthRequestPasswordReset(m, ...args), []);
 }
 
-/** `auth.request_password_reset` while mounted; refetched when it is invalidated. */
-export function useAuthRequestPasswordResetQuery(args: T.AuthRequestPasswordResetInput, options: { enabled?: boolean } = {}): QueryResult<null> {
-  return useQueryCall<null>("useAuthRequestPasswordResetQuery()", "auth.request_password_reset", args, (m) => callAuthRequestPasswordReset(m, args), options.enabled);
-}
-
 /**
  * Who this browser session is: the signed-in user, or anonymous with the stage a paused
  * sign-in waits at. Over HTTP it also gives a visitor without a session one, so its sockets

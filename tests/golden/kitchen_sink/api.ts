@@ -106,14 +106,6 @@ export function echoQuery(m: Mizan, args: T.EchoInput) {
   };
 }
 
-/** TanStack Query options for `nothing`. */
-export function nothingQuery(m: Mizan) {
-  return {
-    queryKey: mizanQueryKey("fn", "nothing", {}),
-    queryFn: () => callNothing(m),
-  };
-}
-
 /** TanStack Query options for `search`. */
 export function searchQuery(m: Mizan, args: T.SearchInput = {}) {
   return {
@@ -134,7 +126,7 @@ export function treeQuery(m: Mizan, args: T.TreeInput) {
  * query made with `mizanQueryKey` stays as fresh as the built-in hooks. Returns a
  * function that disconnects. */
 export function connectQueryClient(m: Mizan, client: QueryClientLike): () => void {
-  const fns: readonly string[] = ["echo", "nothing", "search", "tree"];
+  const fns: readonly string[] = ["echo", "search", "tree"];
   const contextOf = new Map<string, string>([["board_items", "board"], ["me", "global"], ["scores", "global"]]);
   const contexts: readonly string[] = ["board", "global"];
   const offs: (() => void)[] = [];

@@ -556,11 +556,6 @@ export function useNothing(): MutationResult<[], null> {
   return useMutationCall("useNothing()", (m: Mizan, ...args: []) => callNothing(m), []);
 }
 
-/** `nothing` while mounted; refetched when it is invalidated. */
-export function useNothingQuery(options: { enabled?: boolean } = {}): QueryResult<null> {
-  return useQueryCall<null>("useNothingQuery()", "nothing", {}, (m) => callNothing(m), options.enabled);
-}
-
 /** `scores` from context "global". */
 export function useScores(): ContextResult<T.ScoresOutput> {
   return useContextValue<T.ScoresOutput>("useScores()", "global", "scores");
