@@ -147,11 +147,43 @@ def _unknown_context(spec: FunctionSpec, name: str, contexts: list[str]) -> chec
     )
 
 
-def _affects_problems(spec: FunctionSpec, contexts: list[str]) -> list[checks.CheckMessage]:
+#: Where the functions `mizan_channels.contrib.allauth.enable()` registers are defined: their
+#: string affects= come from enable(context=, invalidates=), not from the project's code.
+_ALLAUTH_FUNCTIONS = "mizan_channels.contrib.allauth.functions."
+
+
+def _unknown_enable_context(
+    name: str, specs: list[FunctionSpec], contexts: list[str]
+) -> checks.Warning:
+    """W022 for the allauth functions: one warning per undeclared name, pointing at the
+    enable() call that chose it (by default invalidates=("user",)), not at library code the
+    project never wrote. Judged here rather than in enable(): contexts may be registered
+    after it runs."""
+    declared = ", ".join(map(repr, contexts)) or "none"
+    return checks.Warning(
+        f"mizan_channels.contrib.allauth.enable() makes {', '.join(s.name for s in specs)} "
+        f"invalidate the context {name!r}, but no context {name!r} is declared.",
+        hint="enable() invalidates ('user',) by default. Pass the contexts of your own that "
+        "show who is signed in, enable(invalidates=(...)), or enable(invalidates=()) if none "
+        f"does. Declared contexts: {declared}.",
+        obj="mizan_channels.contrib.allauth.enable",
+        id="mizan_channels.W022",
+    )
+
+
+def _affects_problems(
+    spec: FunctionSpec, contexts: list[str], from_enable: dict[str, list[FunctionSpec]]
+) -> list[checks.CheckMessage]:
+    """Problems of `spec`'s affects=; undeclared contexts of the allauth functions are
+    collected into `from_enable` instead, to be reported once per name."""
     out: list[checks.CheckMessage] = []
     for target in spec.affects:
         if isinstance(target, str):
-            if target not in contexts:
+            if target in contexts:
+                continue
+            if spec.qualname.startswith(_ALLAUTH_FUNCTIONS):
+                from_enable.setdefault(target, []).append(spec)
+            else:
                 out.append(_unknown_context(spec, target, contexts))
         elif callable(target) and registry.name_of(target) is None:
             out.append(
@@ -208,8 +240,11 @@ def check_registry(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
     """Declarations that can only be judged once every app is loaded."""
     out: list[checks.CheckMessage] = []
     contexts = sorted(registry.contexts())
+    from_enable: dict[str, list[FunctionSpec]] = {}
     for spec in registry.iter_functions():
-        out += _affects_problems(spec, contexts)
+        out += _affects_problems(spec, contexts, from_enable)
+    for name, specs in from_enable.items():
+        out.append(_unknown_enable_context(name, specs, contexts))
     for name, specs in registry.contexts().items():
         shared = {s.shared for s in specs}
         if len(shared) > 1:

@@ -18,6 +18,7 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import include, path
 
+from mizan_channels.checks import check_registry
 from mizan_channels.contrib.allauth import enable
 from mizan_channels.exceptions import MizanError
 from mizan_channels.ir import build_ir
@@ -327,6 +328,23 @@ def test_enable_twice_is_harmless_and_prefix_is_the_projects() -> None:
     enable(prefix="account.", context="me")
     assert registry.function("account.sign_in") is not None
     assert registry.function("account.session").context == "me"  # type: ignore[union-attr]
+
+
+def test_an_undeclared_invalidates_context_is_one_warning_about_enable() -> None:
+    """A project without the context enable() invalidates (by default "user") is told once,
+    about its enable() call, not three times about library functions it never wrote."""
+    assert not [m for m in check_registry() if m.id == "mizan_channels.W022"]  # "user" exists
+    enable(prefix="acct.", context="acct_me", invalidates=("viewer",))
+    found = [m for m in check_registry() if m.id == "mizan_channels.W022"]
+    assert len(found) == 1
+    assert found[0].obj == "mizan_channels.contrib.allauth.enable"
+    assert "acct.sign_in, acct.sign_out, acct.sign_up" in found[0].msg
+    assert "'viewer'" in found[0].msg
+    assert "enable(invalidates=(...))" in (found[0].hint or "")
+    assert "enable(invalidates=())" in (found[0].hint or "")
+    assert "'user'" in (found[0].hint or "")  # the declared contexts, to pick from
+    registry.functions.pop("acct.session")  # the context acct_me goes away: warned too
+    assert len([m for m in check_registry() if m.id == "mizan_channels.W022"]) == 2
 
 
 async def test_asking_over_a_socket_without_a_session_creates_none() -> None:
