@@ -33,7 +33,9 @@ def is_query(f: Function) -> bool:
     """Safe to run on its own: no context (those have theirs), no affects, not a form step,
     and something to read. A function returning None (`-> None`) is a command: run on mount
     and again on every resync it would repeat its effect (an email sent each time)."""
-    returns_nothing = isinstance(f.output, Primitive) and f.output.kind == "null"
+    returns_nothing = f.output is None or (
+        isinstance(f.output, Primitive) and f.output.kind == "null"
+    )
     return (
         f.context is None
         and not f.affects
