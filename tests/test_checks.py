@@ -62,11 +62,44 @@ def test_secret_reused_from_secret_key_or_each_other(settings: Any) -> None:
     assert ids(check_secrets()) == ["mizan_channels.E003"]
 
 
-@pytest.mark.parametrize("name", ["MAX_FRAME_BYTES", "RATE_LIMIT", "MAX_IN_FLIGHT", "MWT_TTL"])
-def test_limits_must_be_positive_ints(settings: Any, name: str) -> None:
-    setattr(settings, f"MIZAN_{name}", 0)
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("MAX_FRAME_BYTES", 0),
+        ("RATE_LIMIT", 0),
+        ("MAX_IN_FLIGHT", 0),
+        ("MWT_TTL", 0),
+        ("RATE_ABUSE_STRIKES", 0),
+        ("SEND_BUFFER_BYTES", "4MB"),
+        ("CACHE_TIMEOUT", -1),
+        ("RESUBSCRIBE_WITHIN", 0),
+        ("PRESENCE_HEARTBEAT", True),
+    ],
+)
+def test_limits_must_be_positive_numbers(settings: Any, name: str, value: Any) -> None:
+    setattr(settings, f"MIZAN_{name}", value)
     found = check_settings()
     assert ids(found) == ["mizan_channels.E010"] and f"MIZAN_{name}" in found[0].msg
+
+
+def test_seconds_may_be_fractions(settings: Any) -> None:
+    settings.MIZAN_RESUBSCRIBE_WITHIN = 2.5
+    assert check_settings() == []
+
+
+def test_presence_ttl_under_twice_the_heartbeat(settings: Any) -> None:
+    settings.MIZAN_PRESENCE_HEARTBEAT = 5
+    settings.MIZAN_PRESENCE_TTL = 4
+    assert ids(check_settings()) == ["mizan_channels.E015"]
+
+
+def test_a_misspelt_setting_is_named_with_the_one_meant(settings: Any) -> None:
+    settings.MIZAN_MAX_FRAME_BYTE = 1000
+    (found,) = check_settings()
+    assert found.id == "mizan_channels.W016" and found.level == checks.WARNING
+    assert (
+        "MIZAN_MAX_FRAME_BYTE " in found.msg and found.hint == "Did you mean MIZAN_MAX_FRAME_BYTES?"
+    )
 
 
 def test_wildcard_allowed_hosts_warns(settings: Any) -> None:
@@ -236,3 +269,17 @@ def test_asgi_application_unset_with_daphne_installed_warns(
     assert check_asgi() == []  # daphne isn't installed: nothing reads the setting
     monkeypatch.setattr(apps, "is_installed", lambda name: name == "daphne")
     assert ids(check_asgi()) == ["mizan_channels.W033"]
+
+
+def test_wrap_asgi_refuses_to_start_with_a_weak_secret_in_production(settings: Any) -> None:
+    # daphne runs no system checks: the application itself must not start unprotected.
+    from django.core.exceptions import ImproperlyConfigured
+
+    from mizan_channels import wrap_asgi
+
+    settings.MIZAN_MWT_SECRET = "short"
+    settings.DEBUG = False
+    with pytest.raises(ImproperlyConfigured, match=r"mizan_channels\.E002"):
+        wrap_asgi(lambda *a: None)
+    settings.DEBUG = True  # in development it is a warning, and the server starts
+    assert wrap_asgi(lambda *a: None) is not None

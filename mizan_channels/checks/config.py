@@ -4,6 +4,8 @@ context cache that can't be shared by the processes that share invalidations."""
 
 from __future__ import annotations
 
+import difflib
+from dataclasses import fields
 from typing import Any
 
 import asgiref
@@ -55,20 +57,68 @@ def check_secrets(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMe
     return out
 
 
-@checks.register()
-def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
-    s = conf.get()
+#: Settings that must be positive integers (counts, bytes) or positive numbers (seconds).
+POSITIVE_INTS = (
+    "MAX_FRAME_BYTES",
+    "RATE_LIMIT",
+    "RATE_ABUSE_STRIKES",
+    "MAX_IN_FLIGHT",
+    "MAX_SUBSCRIPTIONS",
+    "SEND_BUFFER_BYTES",
+    "MWT_TTL",
+    "CACHE_TIMEOUT",
+)
+POSITIVE_SECONDS = ("RESUBSCRIBE_WITHIN", "PRESENCE_HEARTBEAT", "PRESENCE_TTL")
+
+
+def _bad_numbers(s: conf.MizanSettings) -> list[checks.CheckMessage]:
     out: list[checks.CheckMessage] = []
-    for name in ("MAX_FRAME_BYTES", "RATE_LIMIT", "MAX_IN_FLIGHT", "MAX_SUBSCRIPTIONS", "MWT_TTL"):
+    for name in POSITIVE_INTS + POSITIVE_SECONDS:
         value = getattr(s, name)
-        if type(value) is not int or value <= 0:
+        kinds = (int,) if name in POSITIVE_INTS else (int, float)
+        if isinstance(value, bool) or not isinstance(value, kinds) or value <= 0:
+            what = "integer" if name in POSITIVE_INTS else "number of seconds"
             out.append(
                 checks.Error(
-                    f"MIZAN_{name} must be a positive integer, got {value!r}.",
+                    f"MIZAN_{name} must be a positive {what}, got {value!r}.",
                     hint=f"Remove MIZAN_{name} to use the default, or set a number above 0.",
                     id="mizan_channels.E010",
                 )
             )
+    return out
+
+
+def _unknown_settings() -> list[checks.CheckMessage]:
+    """A misspelt MIZAN_ setting is otherwise ignored without a word, and its default used."""
+    known = [conf.PREFIX + f.name for f in fields(conf.MizanSettings)]
+    out: list[checks.CheckMessage] = []
+    for name in dir(settings):
+        if name.startswith(conf.PREFIX) and name not in known:
+            close = difflib.get_close_matches(name, known, n=1)
+            out.append(
+                checks.Warning(
+                    f"{name} is not a mizan-channels setting; it has no effect.",
+                    hint=f"Did you mean {close[0]}?" if close else "See the README's settings.",
+                    id="mizan_channels.W016",
+                )
+            )
+    return out
+
+
+@checks.register()
+def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    s = conf.get()
+    out: list[checks.CheckMessage] = [*_bad_numbers(s), *_unknown_settings()]
+    if not out and s.PRESENCE_TTL < 2 * s.PRESENCE_HEARTBEAT:
+        out.append(
+            checks.Error(
+                f"MIZAN_PRESENCE_TTL ({s.PRESENCE_TTL}) is less than twice "
+                f"MIZAN_PRESENCE_HEARTBEAT ({s.PRESENCE_HEARTBEAT}): live processes would be "
+                "swept between heartbeats (the first presence subscription would fail).",
+                hint="Raise MIZAN_PRESENCE_TTL or shorten MIZAN_PRESENCE_HEARTBEAT.",
+                id="mizan_channels.E015",
+            )
+        )
     if type(s.SYNC_WORKERS) is not int or s.SYNC_WORKERS < 0:
         out.append(
             checks.Error(

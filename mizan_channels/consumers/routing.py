@@ -13,6 +13,7 @@ from typing import Any
 from channels.auth import AuthMiddlewareStack
 from channels.routing import ProtocolTypeRouter, URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
+from django.core.exceptions import ImproperlyConfigured
 from django.urls import path as url_path
 
 from .. import conf
@@ -59,7 +60,12 @@ def wrap_asgi(
     """Serve `django_app` for HTTP and our sockets (plus `websocket_routes`, yours) for
     WebSocket. Sockets pass `AllowedHostsOriginValidator` (a page from another origin can't
     open them with the user's cookies) and `AuthMiddlewareStack` (the session's user is the
-    socket's user)."""
+    socket's user).
+
+    Raises ImproperlyConfigured for mizan's setting errors (with DEBUG off, a missing, weak
+    or reused secret among them): ASGI servers such as daphne run no system checks, and a
+    server started with them would run without the protection they stand for."""
+    _refuse_to_start_misconfigured()
     routes = [*websocket_urlpatterns(path), *websocket_routes]
     return ProtocolTypeRouter(
         {
@@ -67,3 +73,14 @@ def wrap_asgi(
             "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(routes))),
         }
     )
+
+
+def _refuse_to_start_misconfigured() -> None:
+    from ..checks import check_secrets, check_settings
+
+    errors = [m for m in [*check_secrets(), *check_settings()] if m.is_serious()]
+    if errors:
+        raise ImproperlyConfigured(
+            "mizan-channels can't start: "
+            + " ".join(f"{m.msg} {m.hint or ''} ({m.id})".replace("  ", " ") for m in errors)
+        )
