@@ -153,14 +153,17 @@ REDIS_URL = os.environ.get("REDIS_URL", "")
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            # socket_timeout above the layer's 5 s blocking read: redis-py 8's default
-            # otherwise kills idle consumers (docs/deployment.md).
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "socket_timeout": 10}]},
+            # As docs/deployment.md section 3: mizan's own traffic uses MIZAN_REDIS_URL.
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [{"address": REDIS_URL}]},
         }
     }
     MIZAN_REDIS_URL = REDIS_URL
     MIZAN_CACHE_REDIS_URL = REDIS_URL
+    # Shared by every process: allauth counts failed sign-ins in Django's cache.
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+    }
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 

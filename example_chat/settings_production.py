@@ -2,15 +2,22 @@
 
     DJANGO_SETTINGS_MODULE=example_chat.settings_production
 
-Defaults to the PostgreSQL database `test` on 127.0.0.1:5432 (user `postgres`, trust auth, as
-on a CI machine); set DATABASE_URL for anything else. Everything else is in settings.py.
+DATABASE_URL is required (postgres://user:password@host:port/name; on a CI machine with
+trust auth, postgres://postgres@127.0.0.1:5432/test): a production process must never fall
+back to some default database. Everything else is in settings.py.
 """
 
 from __future__ import annotations
 
 import os
 
+from django.core.exceptions import ImproperlyConfigured
+
 os.environ.setdefault("DJANGO_DEBUG", "0")
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/test")
+if not os.environ.get("DATABASE_URL"):
+    raise ImproperlyConfigured(
+        "DATABASE_URL is not set: production settings need their PostgreSQL database, e.g. "
+        "DATABASE_URL=postgres://chat:PASSWORD@127.0.0.1:5432/chat (docs/deployment.md)."
+    )
 
 from example_chat.settings import *  # noqa: F403
