@@ -116,7 +116,7 @@ def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckM
                 f"MIZAN_PRESENCE_HEARTBEAT ({s.PRESENCE_HEARTBEAT}): live processes would be "
                 "swept between heartbeats (the first presence subscription would fail).",
                 hint="Raise MIZAN_PRESENCE_TTL or shorten MIZAN_PRESENCE_HEARTBEAT.",
-                id="mizan_channels.E015",
+                id="mizan_channels.E017",
             )
         )
     if type(s.SYNC_WORKERS) is not int or s.SYNC_WORKERS < 0:
