@@ -5,6 +5,7 @@ leaving the roster wrong. Rosters are rebuilt only from frames the sockets recei
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Callable
 from typing import Any
@@ -17,6 +18,7 @@ from mizan_channels import ConfigurationError, ReactChannel, broker, conf, proto
 from mizan_channels.broker import RedisBackend
 from mizan_channels.exceptions import MizanError
 from mizan_channels.hub import Hub, get_hub
+from mizan_channels.hub import reset as reset_hubs
 from mizan_channels.presence import DefaultPresenceMeta, apply_diff
 from mizan_channels.presence.store import LOCAL_STORE, roster_key
 from mizan_channels.presence.tracker import Tracker, tracker_for
@@ -24,6 +26,7 @@ from mizan_channels.testing import MizanCommunicator
 from tests.conftest import TIMEOUT
 from tests.ir_helpers import scratch_channels
 from tests.sessions import anonymous_session, tab
+from tests.sockets import still_works
 from tests.testapp.clients import PresenceCardChannel, PresenceRoomChannel
 
 Roster = dict[str, dict[str, Any]]
@@ -513,6 +516,102 @@ async def test_a_swept_process_announces_its_members_again(redis_process: Any) -
     b.watch(-1)
     await a.close()
     await b.close()
+
+
+# Redis outage -----------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def outage(private_redis: Any, settings: Any, caplog: Any) -> Any:
+    """Sockets on a private Redis the test kills and restarts (it comes back empty). No
+    ERROR record may be logged: an outage is a warning, not a traceback per event."""
+    settings.MIZAN_REDIS_URL = private_redis.url
+    reset_hubs()
+    yield private_redis
+    private_redis.start()  # no-op when it is up: pending writes must be able to finish
+    await tracker_for(get_hub()).close()
+    await get_hub().close()
+    reset_hubs()
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def resynced(comm: MizanCommunicator, sub: int) -> None:
+    await comm.next_frame(lambda f: f["t"] == "resync" and f.get("sub") == sub, timeout=10)
+
+
+@pytest.mark.redis
+async def test_subscribing_while_redis_is_down_answers_then_sends_the_roster(
+    outage: Any, users: Any, request: Any
+) -> None:
+    """A presence `sub` during an outage is answered with what this process knows (the
+    joiner included); when Redis returns the subscription is resynced and its roster
+    converges on the truth, and the socket's other subscription lives on."""
+    ann, bob = await users("ann", "bob")
+    r = room(request)
+    async with MizanCommunicator(user=ann) as a, MizanCommunicator(user=bob) as b:
+        wa = await watch(a, "presence_room", room=r)
+        feed = await b.subscribe("feed", topic=r)
+        outage.kill()
+        wb = await watch(b, "presence_room", room=r)
+        assert str(bob.pk) in wb.users()
+        await still_works(b)
+        outage.start()
+        await resynced(b, wb.sub)
+        await resynced(b, feed)
+        both = {str(ann.pk), str(bob.pk)}
+        await wb.until(lambda s: set(s) == both)
+        await wa.until(lambda s: set(s) == both)
+        assert set(await PresenceRoomChannel.apresence(room=r)) == both
+        await still_works(b)
+
+
+@pytest.mark.redis
+async def test_watchers_get_the_whole_roster_after_redis_returns(
+    outage: Any, users: Any, request: Any
+) -> None:
+    """Subscribed before the outage: Redis comes back empty; every watcher is resynced and
+    sent the roster again, Redis holds it again, and later changes flow as diffs."""
+    ann, bob = await users("ann", "bob")
+    r = room(request)
+    both = {str(ann.pk), str(bob.pk)}
+    async with MizanCommunicator(user=ann) as a, MizanCommunicator(user=bob) as b:
+        wa = await watch(a, "presence_room", room=r)
+        wb = await watch(b, "presence_room", room=r)
+        await wa.until(lambda s: set(s) == both)
+        outage.kill()
+        await still_works(a)
+        outage.start()
+        await resynced(a, wa.sub)
+        await resynced(b, wb.sub)
+        frame = await wa.next()
+        assert "state" in frame and set(frame["state"]) == both, frame  # never an empty room
+        await wb.until(lambda s: set(s) == both)
+        assert set(await PresenceRoomChannel.apresence(room=r)) == both
+        await b.disconnect()
+        await wa.until(lambda s: set(s) == {str(ann.pk)})
+
+
+@pytest.mark.redis
+async def test_joins_and_leaves_during_an_outage_reach_watchers_when_it_ends(
+    outage: Any, users: Any, request: Any
+) -> None:
+    """One socket leaves and another joins while Redis is down: once it is back, every
+    watcher's roster and Redis's show the joiner and not the leaver."""
+    ann, bob, cat = await users("ann", "bob", "cat")
+    r = room(request)
+    async with MizanCommunicator(user=ann) as a, MizanCommunicator(user=bob) as b:
+        wa = await watch(a, "presence_room", room=r)
+        await watch(b, "presence_room", room=r)
+        await wa.until(lambda s: len(s) == 2)
+        outage.kill()
+        await b.disconnect()
+        async with MizanCommunicator(user=cat) as c:
+            wc = await watch(c, "presence_room", room=r)
+            outage.start()
+            after = {str(ann.pk), str(cat.pk)}
+            await wa.until(lambda s: set(s) == after)
+            await wc.until(lambda s: set(s) == after)
+            assert set(await PresenceRoomChannel.apresence(room=r)) == after
 
 
 def test_redis_key_names_match_the_broker() -> None:

@@ -12,6 +12,12 @@ that applies, in order, the roster of the `ok` (or of a `state` frame) and then 
 `presence` frame, holds the true roster after each frame. A resync of the stream restarts
 this: buffer, read a snapshot, send it as a `state` frame.
 
+While Redis is unreachable a subscription still starts (like the broker's, at no known
+position): its `ok` carries the members this process knows of, the joiner included, and a
+`state` frame with the whole roster follows once Redis answers again. Refusing it instead
+would turn every page load during an outage into an error, where delivery's contract is
+to degrade and resync; a re-read waits for Redis instead of giving up.
+
 Memberships are per (socket, stream): two subscriptions of one socket to one group count as
 one connection.
 """
@@ -25,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import protocol
 from . import apply_diff, identify
-from .store import Snapshot
+from .store import Snapshot, unreachable
 from .tracker import Tracker, tracker_for
 
 if TYPE_CHECKING:
@@ -34,8 +40,6 @@ if TYPE_CHECKING:
     from ..hub import Event, Hub
 
 logger = logging.getLogger("mizan_channels")
-
-RESNAP_ATTEMPTS = 3
 
 
 class Socket(Protocol):
@@ -103,7 +107,9 @@ class ConnPresence:
 
     async def subscribed(self, sub: Any) -> dict[str, Any]:
         """Start presence for a new subscription; returns `{"seq", "state"}` for its `ok`.
-        On failure the subscription is dropped and the error raised."""
+        With Redis unreachable, answers with this process's members and sends the roster in
+        a `state` frame once it is back. On other failures the subscription is dropped and
+        the error raised."""
         stream: str = sub.stream
         tracker = self.tracker
         watch = Watch(sub.id, stream)
@@ -118,6 +124,11 @@ class ConnPresence:
             if sub.id in self.socket.subs:
                 await self.socket._drop_sub(sub.id)
             raise
+        if snapshot is None:
+            if self.watches.get(sub.id) is watch and watch.gen == 0:
+                watch.gen += 1
+                self.socket._spawn(self._resnap(watch, watch.gen))
+            return {"seq": 0, "state": tracker.local(stream).state()}
         if self.watches.get(sub.id) is not watch or watch.gen != 0 or watch.buffer is None:
             # Dropped meanwhile, or a resync started a snapshot of its own (a `state` frame
             # will follow this `ok`).
@@ -126,7 +137,9 @@ class ConnPresence:
         watch.buffer, watch.epoch, watch.floor = None, snapshot.epoch, floor
         return {"seq": floor, "state": state}
 
-    async def _enter(self, sub: Any, tracker: Tracker) -> Snapshot:
+    async def _enter(self, sub: Any, tracker: Tracker) -> Snapshot | None:
+        """Join (unless hidden or already a member) and read the roster; None when Redis
+        is unreachable (the join is written when it returns)."""
         stream = sub.stream
         member = self.members.get(stream)
         if member is None:
@@ -136,10 +149,16 @@ class ConnPresence:
             member = self.members.get(stream)  # another subscription may have joined meanwhile
             if member is None and found is not None and sub.id in self.watches:
                 member = self.members[stream] = Member(tracker.new_ref(), *found, {sub.id})
-                return await tracker.join(stream, member.ref, member.key, member.meta)
+                tracker.announce(stream, member.ref, member.key, member.meta)
         if member is not None:
             member.subs.add(sub.id)
-        return await tracker.snapshot(stream)
+        try:
+            return await tracker.snapshot(stream)
+        except Exception as exc:
+            if tracker.redis is None or not unreachable(exc):
+                raise
+            logger.warning("presence roster of %s unavailable (%s); sending it later", stream, exc)
+            return None
 
     def dropped(self, sub_id: int) -> None:
         """A subscription ended: its connection leaves the roster with its last one."""
@@ -213,15 +232,8 @@ class ConnPresence:
             self.socket._spawn(self._resnap(watch, watch.gen))
 
     async def _resnap(self, watch: Watch, gen: int) -> None:
-        for attempt in range(RESNAP_ATTEMPTS):
-            try:
-                snapshot = await self.tracker.snapshot(watch.stream)
-                break
-            except Exception as exc:
-                logger.warning("presence snapshot of %s failed: %s", watch.stream, exc)
-                await asyncio.sleep(0.2 * 2**attempt)  # backoff before retrying
-        else:
-            return  # the broker's own resync after it reconnects starts another
+        # Patient: a re-read that gave up would leave the watch buffering, its diffs unsent.
+        snapshot = await self.tracker.snapshot(watch.stream, patient=True)
         if self.watches.get(watch.sub_id) is not watch or watch.gen != gen:
             return
         assert watch.buffer is not None

@@ -8,8 +8,11 @@ of the events multiplying (n joins cost O(n) frames per subscriber, not one even
 A join and a leave of the same membership in one batch cancel out. Batches of a stream are
 written in order, one at a time, so the roster is always the result of every step in order.
 
-A failed write (Redis away) is retried with backoff, its joins and leaves kept ahead of
-later ones; joiners waiting on it get the error at once. The heartbeat pushes this
+A failed write (Redis away) is retried with backoff (at most 1 s apart), its joins and leaves
+kept ahead of later ones; joiners waiting on it get the error at once (and answer from
+`local`), while patient waiters (a resync's re-read) stay queued until a write succeeds. A
+snapshot read by the write that found this process missing waits for the re-announcement,
+so it is never an emptied roster. The heartbeat pushes this
 process's deadline forward every `MIZAN_PRESENCE_HEARTBEAT` seconds and sweeps processes
 whose deadline passed; if this process finds itself missing (it was swept after a stall,
 or Redis restarted empty) it announces all its members again.
@@ -41,6 +44,8 @@ class Batch:
     joins: dict[str, Member] = field(default_factory=dict)
     leaves: dict[str, str] = field(default_factory=dict)  # ref -> key
     waiters: list[asyncio.Future[Snapshot]] = field(default_factory=list)
+    #: Waiters kept across failed writes, until one succeeds.
+    patient: list[asyncio.Future[Snapshot]] = field(default_factory=list)
 
 
 class Tracker:
@@ -99,13 +104,20 @@ class Tracker:
         batch.leaves[ref] = key  # also when the join was never written: deleting is idempotent
         self._kick(stream)
 
-    async def snapshot(self, stream: str) -> Snapshot:
+    async def snapshot(self, stream: str, *, patient: bool = False) -> Snapshot:
         """The roster and its position, read in the next write of the stream's batches, so
-        it is ordered after every join and leave made before this call."""
+        it is ordered after every join and leave made before this call. Raises what the
+        write raised (Redis unreachable), unless `patient`: then it waits for Redis."""
         fut: asyncio.Future[Snapshot] = asyncio.get_running_loop().create_future()
-        self._batch(stream).waiters.append(fut)
+        batch = self._batch(stream)
+        (batch.patient if patient else batch.waiters).append(fut)
         self._kick(stream)
         return await fut
+
+    def local(self, stream: str) -> Snapshot:
+        """This process's own members of `stream`, at no known position: what it can say
+        while Redis is unreachable."""
+        return Snapshot("", 0, dict(self.members.get(stream, {})))
 
     def watch(self, delta: int) -> None:
         """A subscriber started (+1) or stopped (-1) watching a roster here."""
@@ -129,32 +141,40 @@ class Tracker:
                 context=contextvars.Context(),  # not the context of whichever socket kicked it
             )
 
-    async def _write(self, stream: str, batch: Batch) -> Snapshot | None:
-        want = bool(batch.waiters)
+    async def _write(self, stream: str, batch: Batch) -> tuple[Snapshot | None, bool]:
+        """Write a batch; returns its snapshot (when awaited) and whether this process's
+        members were just announced again (the snapshot predates them)."""
+        want = bool(batch.waiters or batch.patient)
         self.writes += 1
         if self.redis is None:
-            return LOCAL_STORE.apply(stream, batch.joins, batch.leaves, want)
+            return LOCAL_STORE.apply(stream, batch.joins, batch.leaves, want), False
         snapshot, missing = await self.redis.apply(stream, batch.joins, batch.leaves, want)
-        self._registered(missing)
-        return snapshot
+        return snapshot, self._registered(missing)
 
     async def _flush(self, stream: str) -> None:
         backoff = 0.05
         try:
             while (batch := self.pending.pop(stream, None)) is not None:
                 try:
-                    snapshot = await self._write(stream, batch)
+                    snapshot, reannounced = await self._write(stream, batch)
                 except Exception as exc:
-                    logger.warning("presence write for %s failed (%s); retrying", stream, exc)
+                    log = logger.warning if backoff == 0.05 else logger.info  # once per outage
+                    log("presence write for %s failed (%s); retrying", stream, exc)
                     for fut in batch.waiters:
                         if not fut.done():
                             fut.set_exception(exc)
                     self._requeue(stream, batch)
                     await asyncio.sleep(backoff)  # backoff before retrying a failed write
-                    backoff = min(backoff * 2, 2.0)
+                    backoff = min(backoff * 2, 1.0)
                     continue
                 backoff = 0.05
-                for fut in batch.waiters:
+                if reannounced and stream in self.members:
+                    # Read before this process's members were back: read again after them.
+                    later = self._batch(stream)
+                    later.waiters += batch.waiters
+                    later.patient += batch.patient
+                    continue
+                for fut in [*batch.waiters, *batch.patient]:
                     if not fut.done():
                         assert snapshot is not None
                         fut.set_result(snapshot)
@@ -164,21 +184,25 @@ class Tracker:
     def _requeue(self, stream: str, failed: Batch) -> None:
         """Put a failed batch's changes ahead of what came since (later changes win)."""
         later = self.pending.pop(stream, None) or Batch()
-        merged = Batch(waiters=later.waiters)
+        merged = Batch(waiters=later.waiters, patient=failed.patient + later.patient)
         merged.joins = {r: m for r, m in failed.joins.items() if r not in later.leaves}
         merged.joins.update(later.joins)
         merged.leaves = {r: k for r, k in failed.leaves.items() if r not in later.joins}
         merged.leaves.update(later.leaves)
-        if merged.joins or merged.leaves or merged.waiters:
+        if merged.joins or merged.leaves or merged.waiters or merged.patient:
             self.pending[stream] = merged
 
     # Liveness (Redis) ----------------------------------------------------------------
 
-    def _registered(self, missing: bool) -> None:
-        if missing and self.registered:
+    def _registered(self, missing: bool) -> bool:
+        """Note a write or heartbeat; True when it found this process missing and its
+        members were announced again."""
+        reassert = missing and self.registered
+        if reassert:
             logger.warning("presence: this process was missing from Redis; re-announcing")
             self._reassert()
         self.registered = True
+        return reassert
 
     def _reassert(self) -> None:
         for stream, members in list(self.members.items()):
