@@ -112,15 +112,27 @@ def _length_checks(c: Constraints, measure: str, what: str) -> list[str]:
     return out
 
 
+#: Number bounds: the Zod check, and the message in Django's own words (its validators'
+#: "Ensure this value is ..."), so a form shows the same text before and after a submit.
+_BOUNDS = (
+    ("gt", "gt", "greater than"),
+    ("ge", "gte", "greater than or equal to"),
+    ("lt", "lt", "less than"),
+    ("le", "lte", "less than or equal to"),
+)
+
+
 def _bounds(c: Constraints, integer: bool) -> list[str]:
     out: list[str] = []
-    for key, method in (("gt", "gt"), ("ge", "gte"), ("lt", "lt"), ("le", "lte")):
+    for key, method, words in _BOUNDS:
         bound = getattr(c, key)
         if bound is not None and not isinstance(bound, str):
-            out.append(f"z.{method}({bound!r})")
+            message = json_string(f"Ensure this value is {words} {bound!r}.")
+            out.append(f"z.{method}({bound!r}, {{ error: {message} }})")
     m = c.multiple_of
     if integer and isinstance(m, int) and not isinstance(m, bool) and m > 0:
-        out.append(f"z.multipleOf({m})")
+        message = json_string(f"Ensure this value is a multiple of step size {m}.")
+        out.append(f"z.multipleOf({m}, {{ error: {message} }})")
     return out
 
 

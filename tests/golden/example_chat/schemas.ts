@@ -102,7 +102,7 @@ export const PostMessageInputSchema: z.ZodMiniType<T.PostMessageInput> = /* @__P
 
 export const RoomMessagesInputSchema: z.ZodMiniType<T.RoomMessagesInput> = /* @__PURE__ */ z.object({
   room: z.string().check(z.refine(matches("^[a-z0-9][a-z0-9-]{0,39}(?:$|(?=\\n$))"), { error: "Enter a valid value." })),
-  limit: z.optional(z.int().check(z.gte(1), z.lte(200))),
+  limit: z.optional(z.int().check(z.gte(1, { error: "Ensure this value is greater than or equal to 1." }), z.lte(200, { error: "Ensure this value is less than or equal to 200." }))),
 });
 
 export const TypingClientMessageSchema: z.ZodMiniType<T.TypingClientMessage> = /* @__PURE__ */ z.object({

@@ -86,7 +86,7 @@ export const ContactFieldsSchema = /* @__PURE__ */ formSchema({
   name: [z.string().check(z.refine((v) => chars(v) >= 2, { error: "At least 2 characters." }), z.refine((v) => chars(v.trim()) <= 50, { error: "At most 50 characters." })), true],
   email: [z.string().check(z.refine((v) => chars(v.trim()) <= 320, { error: "At most 320 characters." }), z.refine((v) => v.includes("@"), { error: "Enter a valid email address." })), true],
   topic: [formChoice(["help", "sales"]), true],
-  count: [formNumber(z.int().check(z.gte(1), z.lte(9))), false],
+  count: [formNumber(z.int().check(z.gte(1, { error: "Ensure this value is greater than or equal to 1." }), z.lte(9, { error: "Ensure this value is less than or equal to 9." }))), false],
   tags: [z.array(formChoice(["a", "b"])), false],
   owner: [z.unknown(), false],
 });
@@ -102,7 +102,7 @@ export const ContactInputSchema: z.ZodMiniType<T.ContactInput> = /* @__PURE__ */
 
 export const EchoInputSchema: z.ZodMiniType<T.EchoInput> = /* @__PURE__ */ z.object({
   text: z.string().check(z.refine((v) => chars(v) <= 10, { error: "At most 10 characters." })),
-  times: z.optional(z.int().check(z.gt(0), z.multipleOf(1))),
+  times: z.optional(z.int().check(z.gt(0, { error: "Ensure this value is greater than 0." }), z.multipleOf(1, { error: "Ensure this value is a multiple of step size 1." }))),
 });
 
 export const ItemInSchema: z.ZodMiniType<T.ItemIn> = /* @__PURE__ */ z.object({
@@ -121,7 +121,7 @@ export const ItemInSchema: z.ZodMiniType<T.ItemIn> = /* @__PURE__ */ z.object({
   score: z.union([z.int(), z.boolean()]),
   note: z.optional(z.nullable(z.string())),
   "first-name": z.optional(z.string()),
-  weight: z.number().check(z.gte(0), z.lt(1000.5)),
+  weight: z.number().check(z.gte(0, { error: "Ensure this value is greater than or equal to 0." }), z.lt(1000.5, { error: "Ensure this value is less than 1000.5." })),
 });
 
 export const LeafSchema: z.ZodMiniType<T.Leaf> = /* @__PURE__ */ z.object({
@@ -139,7 +139,7 @@ export const ProfilePageInputSchema: z.ZodMiniType<T.ProfilePageInput> = /* @__P
 
 export const SearchInputSchema: z.ZodMiniType<T.SearchInput> = /* @__PURE__ */ z.object({
   q: z.optional(z.string()),
-  limit: z.optional(z.int().check(z.gte(1), z.lte(100))),
+  limit: z.optional(z.int().check(z.gte(1, { error: "Ensure this value is greater than or equal to 1." }), z.lte(100, { error: "Ensure this value is less than or equal to 100." }))),
 });
 
 export const TickerParamsSchema: z.ZodMiniType<T.TickerParams> = /* @__PURE__ */ z.object({
