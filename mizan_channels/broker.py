@@ -412,14 +412,12 @@ class RedisBackend:
 
     async def _flush_dirty(self) -> None:
         """Events lost while Redis was down: a new epoch on each such stream tells every
-        process's listeners to resync. A stream stays marked until its new epoch is out."""
+        process's listeners to resync. A failed publish marks its stream again, and raises
+        here so that the recovery is retried."""
         for stream in dirty_streams():
-            keys, args = self.publish_args(stream, Event("rst", b""), 0)
-            try:
-                await self.publish_script(keys=keys, args=args)
-            except BaseException:
-                mark_dirty(stream)
-                raise
+            epoch, _ = await self.publish(stream, Event("rst", b""))
+            if not epoch:
+                raise ConnectionError(f"redis unavailable to start a new epoch of {stream}")
 
     async def _fan_out(self) -> None:
         hub = self.hub
@@ -465,6 +463,18 @@ def _pubsub_class() -> type[Any]:
             await super().on_connect(connection)
 
     return ReportingPubSub
+
+
+def unreachable(exc: BaseException) -> bool:
+    """Whether `exc` says Redis (or another cache server) could not be reached or answered
+    too late: an outage, logged in one line and retried, not a bug with a traceback."""
+    if isinstance(exc, OSError):
+        return True
+    try:  # the `redis` extra
+        from redis import exceptions
+    except ImportError:
+        return False
+    return isinstance(exc, exceptions.ConnectionError | exceptions.TimeoutError)
 
 
 def _text(value: Any) -> str:

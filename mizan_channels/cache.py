@@ -41,6 +41,7 @@ from django.core.cache import BaseCache
 from django.core.signals import setting_changed
 
 from . import conf
+from .broker import unreachable
 from .cache_backends import REDIS_KEY_PREFIX as REDIS_KEY_PREFIX
 from .cache_backends import BytesSerializer as BytesSerializer  # its documented home
 from .cache_backends import build_cache
@@ -74,23 +75,11 @@ class Store:
         return await asyncio.get_running_loop().run_in_executor(None, fn, *args)
 
 
-def _outage_types() -> tuple[type[BaseException], ...]:
-    try:  # the `redis` extra: without it, no cache of ours is a Redis one
-        from redis import exceptions
-    except ImportError:
-        return (OSError,)
-    return (OSError, exceptions.ConnectionError, exceptions.TimeoutError)
-
-
-#: Failures that mean "the cache can't be reached", not "a bug".
-OUTAGES = _outage_types()
-
-
 def _log_failure(level: int, what: str, exc: BaseException) -> None:
     """An unreachable cache is an outage, logged in one line as the broker logs a Redis
     outage (a mutation per line would otherwise print a traceback each); anything else may
     be a bug and keeps its traceback."""
-    if isinstance(exc, OUTAGES):
+    if unreachable(exc):
         logger.log(level, "context cache unavailable (%s); %s", exc, what)
     else:
         logger.log(level, "context cache unavailable; %s", what, exc_info=exc)

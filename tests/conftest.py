@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -55,6 +57,19 @@ def private_redis():
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def redis_hub(private_redis: RedisServer, settings: Any) -> AsyncIterator[RedisServer]:
+    """A fresh hub on a Redis of the test's own, which the test may kill and restart."""
+    from mizan_channels.hub import get_hub
+    from mizan_channels.hub import reset as reset_hubs
+
+    settings.MIZAN_REDIS_URL = private_redis.url
+    reset_hubs()
+    yield private_redis
+    await get_hub().close()
+    reset_hubs()
 
 
 @pytest.fixture(autouse=True)

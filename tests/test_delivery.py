@@ -13,7 +13,7 @@ from mizan_channels import broker, hub
 from mizan_channels.consumers.socket import MizanConsumer
 from mizan_channels.hub import get_hub
 from tests.conftest import TIMEOUT
-from tests.sockets import sock
+from tests.sockets import resyncs, sock
 from tests.testapp.clients import FeedChannel
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -201,43 +201,6 @@ async def test_slow_socket_gets_resync_not_silence(settings: Any) -> None:
     await asyncio.wait_for(consumer, TIMEOUT)
 
 
-async def test_mutation_while_redis_is_down_degrades(private_redis: Any, settings: Any) -> None:
-    settings.MIZAN_REDIS_URL = private_redis.url
-    hub.reset()
-    try:
-        async with sock() as c:
-            await c.subscribe("feed", topic="down")
-            private_redis.kill()
-            result = await c.call("add_room", name="x")  # shared + personal invalidation
-            assert result == "x"
-            await c.assert_invalidated({"ctx": "rooms"}, {"ctx": "user"})
-            assert await c.call("publish_numbered", topic="down", n=1) is True
-            private_redis.start()
-            # Within the protocol's bound, the socket is told to resync and pushes flow again.
-            resync = await c.next_frame(lambda f: f["t"] == "resync", timeout=10)
-            assert "sub" in resync or "aud" in resync
-            deadline = asyncio.get_running_loop().time() + 10
-            while True:
-                await c.call("publish_numbered", topic="down", n=2)
-                try:
-                    msg = await c.next_frame(lambda f: f["t"] == "msg", timeout=0.5)
-                    break
-                except AssertionError:
-                    assert asyncio.get_running_loop().time() < deadline
-            assert msg["data"] == {"n": 2}
-    finally:
-        await get_hub().close()
-        hub.reset()
-
-
-async def resyncs(c: Any, wanted: set[tuple[str, Any]], timeout: float) -> None:
-    """Wait until `c` has been told to resync every (field, value) of `wanted`."""
-    got: set[tuple[str, Any]] = set()
-    while not wanted <= got:
-        frame = await c.next_frame(lambda f: f["t"] == "resync", timeout=timeout)
-        got.update((k, frame[k]) for k in ("sub", "aud") if k in frame)
-
-
 async def flows(c: Any, topic: str) -> None:
     """Pushes on `topic` reach `c` again (a push made while resubscribing may not)."""
     deadline = asyncio.get_running_loop().time() + 10
@@ -251,50 +214,50 @@ async def flows(c: Any, topic: str) -> None:
     assert msg["data"] == {"n": 7}
 
 
-async def test_redis_py_reconnecting_by_itself_still_resyncs(
-    private_redis: Any, settings: Any
-) -> None:
+async def test_mutation_while_redis_is_down_degrades(redis_hub: Any) -> None:
+    async with sock() as c:
+        sub = await c.subscribe("feed", topic="down")
+        redis_hub.kill()
+        result = await c.call("add_room", name="x")  # shared + personal invalidation
+        assert result == "x"
+        await c.assert_invalidated({"ctx": "rooms"}, {"ctx": "user"})
+        assert await c.call("publish_numbered", topic="down", n=1) is True
+        redis_hub.start()
+        # Within the protocol's bound, the socket is told to resync and pushes flow again.
+        await resyncs(c, {("sub", sub), ("aud", "all")}, timeout=10)
+        await flows(c, "down")
+
+
+async def test_redis_py_reconnecting_by_itself_still_resyncs(redis_hub: Any) -> None:
     """Redis drops the process's pub/sub connection (here CLIENT KILL; in production e.g. its
     output-buffer limit) while Redis stays up: whether redis-py reports the error or re-makes
     the connection and resubscribes by itself, what was published meanwhile is lost, so every
     stream resyncs."""
-    settings.MIZAN_REDIS_URL = private_redis.url
-    hub.reset()
-    try:
-        async with sock() as c:
-            sub = await c.subscribe("feed", topic="remade")
-            backend = get_hub().backend
-            assert isinstance(backend, broker.RedisBackend)
-            await backend.client.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
-            await resyncs(c, {("sub", sub), ("aud", "all")}, timeout=10)
-            await flows(c, "remade")
-    finally:
-        await get_hub().close()
-        hub.reset()
+    async with sock() as c:
+        sub = await c.subscribe("feed", topic="remade")
+        backend = get_hub().backend
+        assert isinstance(backend, broker.RedisBackend)
+        await backend.client.execute_command("CLIENT", "KILL", "TYPE", "pubsub")
+        await resyncs(c, {("sub", sub), ("aud", "all")}, timeout=10)
+        await flows(c, "remade")
 
 
 async def test_socket_opened_while_redis_is_down_works_and_resyncs_on_return(
-    private_redis: Any, settings: Any, django_user_model: Any
+    redis_hub: Any, django_user_model: Any
 ) -> None:
     """A socket opened during an outage gets `hello` and answers calls; its audience streams
     (and a channel subscribed meanwhile) are held locally, subscribed when Redis returns, and
     resynced then: they may have missed events."""
-    settings.MIZAN_REDIS_URL = private_redis.url
-    hub.reset()
     ann = await django_user_model.objects.acreate_user("ann", password="pw")
-    private_redis.kill()
-    try:
-        async with sock(user=ann) as c:
-            assert c.hello["t"] == "hello"
-            assert await c.call("echo", text="down") == {"message": "down"}
-            sub = await c.subscribe("feed", topic="opened-down")
-            private_redis.start()
-            wanted = {("sub", sub), ("aud", "all"), ("aud", "user"), ("aud", "session")}
-            await resyncs(c, wanted, timeout=10)
-            await flows(c, "opened-down")
-    finally:
-        await get_hub().close()
-        hub.reset()
+    redis_hub.kill()
+    async with sock(user=ann) as c:
+        assert c.hello["t"] == "hello"
+        assert await c.call("echo", text="down") == {"message": "down"}
+        sub = await c.subscribe("feed", topic="opened-down")
+        redis_hub.start()
+        wanted = {("sub", sub), ("aud", "all"), ("aud", "user"), ("aud", "session")}
+        await resyncs(c, wanted, timeout=10)
+        await flows(c, "opened-down")
 
 
 class Heard:

@@ -18,15 +18,14 @@ from mizan_channels import ConfigurationError, ReactChannel, broker, conf, proto
 from mizan_channels.broker import RedisBackend
 from mizan_channels.exceptions import MizanError
 from mizan_channels.hub import Hub, get_hub
-from mizan_channels.hub import reset as reset_hubs
 from mizan_channels.presence import DefaultPresenceMeta, apply_diff
-from mizan_channels.presence.store import LOCAL_STORE, roster_key
+from mizan_channels.presence.store import LOCAL_STORE, Snapshot, roster_key
 from mizan_channels.presence.tracker import Tracker, tracker_for
 from mizan_channels.testing import MizanCommunicator
 from tests.conftest import TIMEOUT
 from tests.ir_helpers import scratch_channels
 from tests.sessions import anonymous_session, tab
-from tests.sockets import still_works
+from tests.sockets import resyncs, still_works
 from tests.testapp.clients import PresenceCardChannel, PresenceRoomChannel
 
 Roster = dict[str, dict[str, Any]]
@@ -374,13 +373,20 @@ async def test_a_flood_of_joins_and_leaves_never_leaves_the_roster_wrong(
         await w.until(lambda s: s == {})
 
 
+async def joined(tracker: Tracker, stream: str, ref: str, key: str, meta: bytes) -> Snapshot:
+    """Add a member, as a subscription does; the roster once it is written."""
+    tracker.announce(stream, ref, key, meta)
+    return await tracker.snapshot(stream)
+
+
 async def test_concurrent_changes_are_written_as_one_batch_and_one_event() -> None:
     tracker = tracker_for(get_hub())
     stream = f"ch:test:{random.randrange(1 << 30)}"
     refs = [tracker.new_ref() for _ in range(100)]
     before = tracker.writes
+
     snapshots = await asyncio.gather(
-        *(tracker.join(stream, ref, f"user{i % 7}", b'{"n":1}') for i, ref in enumerate(refs))
+        *(joined(tracker, stream, ref, f"user{i % 7}", b'{"n":1}') for i, ref in enumerate(refs))
     )
     assert tracker.writes - before == 1
     assert all(s.seq == snapshots[0].seq for s in snapshots)
@@ -447,8 +453,8 @@ async def test_redis_rosters_and_diffs_cross_processes(redis_process: Any) -> No
     heard = Heard()
     await hub_b.join(stream, heard)
     ra, rb = a.new_ref(), b.new_ref()
-    snap_a = await a.join(stream, ra, "ann", b'{"n":1}')
-    snap_b = await b.join(stream, rb, "bob", b'{"n":2}')
+    snap_a = await joined(a, stream, ra, "ann", b'{"n":1}')
+    snap_b = await joined(b, stream, rb, "bob", b'{"n":2}')
     assert set(snap_a.members) == {ra} and set(snap_b.members) == {ra, rb}
     assert snap_b.seq == snap_a.seq + 1 and snap_b.epoch == snap_a.epoch
     first = await heard.until(lambda e: ra in e.get("joins", {}).get("ann", {}))
@@ -470,7 +476,7 @@ async def test_a_dead_processs_members_are_hidden_then_swept(redis_process: Any)
     heard = Heard()
     await hub_b.join(stream, heard)
     ra = a.new_ref()
-    await a.join(stream, ra, "ann", b"{}")
+    await joined(a, stream, ra, "ann", b"{}")
     assert set(await b.redis.read(stream)) == {ra}  # type: ignore[union-attr]
     assert a.beat is not None
     a.beat.cancel()  # process a stops dead: no heartbeat, no leave
@@ -503,7 +509,7 @@ async def test_a_swept_process_announces_its_members_again(redis_process: Any) -
     await hub_b.join(stream, heard)
     b.watch(+1)
     ra = a.new_ref()
-    await a.join(stream, ra, "ann", b"{}")
+    await joined(a, stream, ra, "ann", b"{}")
     assert a.beat is not None
     a.beat.cancel()
     await heard.until(lambda e: "ann" in e.get("leaves", {}))
@@ -522,21 +528,13 @@ async def test_a_swept_process_announces_its_members_again(redis_process: Any) -
 
 
 @pytest.fixture
-async def outage(private_redis: Any, settings: Any, caplog: Any) -> Any:
+async def outage(redis_hub: Any, caplog: Any) -> Any:
     """Sockets on a private Redis the test kills and restarts (it comes back empty). No
     ERROR record may be logged: an outage is a warning, not a traceback per event."""
-    settings.MIZAN_REDIS_URL = private_redis.url
-    reset_hubs()
-    yield private_redis
-    private_redis.start()  # no-op when it is up: pending writes must be able to finish
+    yield redis_hub
+    redis_hub.start()  # no-op when it is up: pending writes must be able to finish
     await tracker_for(get_hub()).close()
-    await get_hub().close()
-    reset_hubs()
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
-
-
-async def resynced(comm: MizanCommunicator, sub: int) -> None:
-    await comm.next_frame(lambda f: f["t"] == "resync" and f.get("sub") == sub, timeout=10)
 
 
 @pytest.mark.redis
@@ -556,8 +554,8 @@ async def test_subscribing_while_redis_is_down_answers_then_sends_the_roster(
         assert str(bob.pk) in wb.users()
         await still_works(b)
         outage.start()
-        await resynced(b, wb.sub)
-        await resynced(b, feed)
+        await resyncs(b, {("sub", wb.sub)}, 10)
+        await resyncs(b, {("sub", feed)}, 10)
         both = {str(ann.pk), str(bob.pk)}
         await wb.until(lambda s: set(s) == both)
         await wa.until(lambda s: set(s) == both)
@@ -581,8 +579,8 @@ async def test_watchers_get_the_whole_roster_after_redis_returns(
         outage.kill()
         await still_works(a)
         outage.start()
-        await resynced(a, wa.sub)
-        await resynced(b, wb.sub)
+        await resyncs(a, {("sub", wa.sub)}, 10)
+        await resyncs(b, {("sub", wb.sub)}, 10)
         frame = await wa.next()
         assert "state" in frame and set(frame["state"]) == both, frame  # never an empty room
         await wb.until(lambda s: set(s) == both)

@@ -68,9 +68,11 @@ def check_asgi(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessa
                 id="mizan_channels.W031",
             )
         ]
-    from ..consumers import routing  # imports Channels' auth: only once the apps are ready
+    # Imports Channels' auth: only once the apps are ready. A flag, not an attribute of the
+    # app: an asgi.py may wrap our router in an app of its own, which hides any attribute.
+    from ..consumers.socket import MizanConsumer
 
-    if routing.routes_built():
+    if MizanConsumer.mounted:
         return []
     return [
         checks.Warning(

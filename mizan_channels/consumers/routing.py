@@ -30,16 +30,6 @@ async def channel_endpoint(scope: dict[str, Any], receive: Any, send: Any) -> No
     await MizanConsumer(only=scope["url_route"]["kwargs"]["channel"])(scope, receive, send)
 
 
-def routes_built() -> bool:
-    """Whether this process mounted mizan's socket (wrap_asgi, websocket_urlpatterns, or
-    MizanConsumer.as_asgi() in a router of the project's own); system check W032 asks after
-    importing ASGI_APPLICATION. A flag, not an attribute of the app: an asgi.py may wrap our
-    router in an app of its own (bench/project/asgi.py does), which hides any attribute."""
-    from .socket import MizanConsumer
-
-    return MizanConsumer.mounted
-
-
 def websocket_urlpatterns(path: str | None = None) -> list[Any]:
     """Our socket routes, for users who build their own ProtocolTypeRouter."""
     from .socket import MizanConsumer
@@ -81,6 +71,5 @@ def _refuse_to_start_misconfigured() -> None:
     errors = [m for m in [*check_secrets(), *check_settings()] if m.is_serious()]
     if errors:
         raise ImproperlyConfigured(
-            "mizan-channels can't start: "
-            + " ".join(f"{m.msg} {m.hint or ''} ({m.id})".replace("  ", " ") for m in errors)
+            "mizan-channels can't start: " + " ".join(f"{m.msg} ({m.id}) {m.hint}" for m in errors)
         )

@@ -30,8 +30,9 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
 from .. import protocol
+from ..broker import unreachable
 from . import apply_diff, identify
-from .store import Snapshot, unreachable
+from .store import Snapshot
 from .tracker import Tracker, tracker_for
 
 if TYPE_CHECKING:

@@ -301,15 +301,6 @@ def apply_args(
     return keys, args
 
 
-def unreachable(exc: Exception) -> bool:
-    """Whether `exc` says Redis could not be reached or answered too late (down, restarting,
-    partitioned), as opposed to a mistake that retrying would not cure."""
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-
-    return isinstance(exc, RedisConnectionError | RedisTimeoutError | OSError)
-
-
 class RedisStore:
     """Rosters in Redis, through one event loop's async client."""
 

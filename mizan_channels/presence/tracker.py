@@ -80,11 +80,6 @@ class Tracker:
 
     # Membership ----------------------------------------------------------------------
 
-    async def join(self, stream: str, ref: str, key: str, meta: bytes) -> Snapshot:
-        """Add a member; returns a snapshot that includes it."""
-        self.announce(stream, ref, key, meta)
-        return await self.snapshot(stream)
-
     def announce(self, stream: str, ref: str, key: str, meta: bytes) -> None:
         """Add a member without waiting for the write."""
         self.members.setdefault(stream, {})[ref] = (key, meta)
