@@ -24,7 +24,7 @@ from .report import checks, checks_table, summarize, tables
 
 logger = logging.getLogger("bench")
 RESULTS = ROOT / "bench" / "results"
-SCENARIOS = ("rpc", "pipe", "fanout", "http", "idle", "ir")
+SCENARIOS = ("rpc", "pipe", "fanout", "http", "idle", "ir", "hop")
 
 
 def parse(argv: list[str]) -> argparse.Namespace:

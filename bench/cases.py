@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .harness import ROOT, Fleet, run_load
+from .hop import WAYS as HOP_WAYS
 
 #: WebSocket peers: path and framing. `raw` is the ceiling; `hand` the hand-written consumer.
 WS_PEERS: dict[str, tuple[str, str]] = {
@@ -35,7 +36,7 @@ HTTP_PEERS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Case:
-    scenario: str  # rpc, pipe, fanout, http, idle, ir
+    scenario: str  # rpc, pipe, fanout, http, idle, ir, hop
     peer: str
     server: str = "daphne"
     layer: str = "memory"
@@ -103,6 +104,9 @@ def plan(quick: bool) -> list[Case]:
         for peer in ("hand", "mizan") if quick or deflate else ("raw", "hand", "mizan"):
             cases.append(Case("idle", peer, "uvloop", params={"deflate": deflate}))
     cases.append(Case("ir", "mizan", "", ""))
+    # The thread hop alone (in a process of its own, no server): the floor of `def` calls.
+    for way in HOP_WAYS:
+        cases.append(Case("hop", way, "", ""))
     return cases
 
 
@@ -177,6 +181,10 @@ def run_case(case: Case, fleet: Fleet, bounds: Bounds) -> dict[str, Any]:
             server.stop()
     if case.scenario == "ir":
         return run_ir(small=bounds.idle_sockets < FULL.idle_sockets)
+    if case.scenario == "hop":
+        seconds = 2 * bounds.duration_s
+        code = f"import json, bench.hop as m\nprint(json.dumps(m.run({case.peer!r}, {seconds})))\n"
+        return _run_python(code, 60)
     raise ValueError(f"unknown scenario {case.scenario!r}")
 
 
@@ -191,24 +199,30 @@ def run_ir(small: bool = False) -> dict[str, Any]:
         "import bench.ir_export as m\n"
         f"print(json.dumps(m.run({size}, {size}, 1), default=str))\n"
     )
+    return _run_python(code, 300)
+
+
+def _run_python(code: str, timeout: float) -> dict[str, Any]:
+    """Run `code` in a Python process of its own and keep the numbers of the JSON object
+    its last line of output holds."""
     try:
         done = subprocess.run(
             [sys.executable, "-c", code],
             capture_output=True,
             cwd=ROOT,
             env={**os.environ, "PYTHONPATH": str(ROOT)},
-            timeout=300,
+            timeout=timeout,
             check=False,
         )
     except subprocess.TimeoutExpired:
-        return {"failed": "bench/ir_export.py run() took over 300 s"}
+        return {"failed": f"took over {timeout:.0f} s: {code.splitlines()[-1]}"}
     if done.returncode != 0:
         return {"failed": done.stderr.decode(errors="replace")[-1500:]}
     lines = done.stdout.decode().strip().splitlines()
     try:
         out = json.loads(lines[-1]) if lines else {}
     except ValueError:
-        return {"failed": f"run() printed no JSON: {lines[-1:]!r}"}
+        return {"failed": f"printed no JSON: {lines[-1:]!r}"}
     if not isinstance(out, dict):
         return {"value": out}
     return {k: v for k, v in out.items() if isinstance(v, int | float | str | bool)}

@@ -29,6 +29,7 @@ COLUMNS: dict[str, list[tuple[str, str, str]]] = {
         ("inv_cpu_ms_per_event", "inv CPU ms", ".2f"),
     ],
     "idle": [("kib_per_socket", "KiB/socket", ".1f"), ("rss_mib", "RSS MiB", ".0f")],
+    "hop": [("cpu_us_per_op", "CPU us/hop", ".1f"), ("wall_us_per_op", "wall us/hop", ".1f")],
 }
 COLUMNS["pipe"] = COLUMNS["rpc"]
 COLUMNS["http"] = COLUMNS["rpc"]
@@ -64,7 +65,7 @@ def _cell(summary: dict[str, Any], metric: str, fmt: str) -> str:
 def tables(summaries: dict[str, dict[str, Any]], scenario_of: dict[str, str]) -> str:
     """Markdown tables, one per scenario: median (min-max) of each metric."""
     out: list[str] = []
-    for scenario in ("rpc", "pipe", "fanout", "http", "idle", "ir"):
+    for scenario in ("rpc", "pipe", "fanout", "http", "idle", "ir", "hop"):
         ids = sorted(i for i, s in scenario_of.items() if s == scenario)
         if not ids:
             continue
