@@ -42,6 +42,13 @@ KEY_PREFIX = "mizan:"
 POSITION_TTL = 7 * 24 * 3600
 #: Seconds without a message before the subscriber pings Redis to detect a dead connection.
 IDLE_PING = 5.0
+#: Connections per process (per event loop, and per Redis URL for sync publishers) for
+#: commands. A blocking pool: past it a command waits (up to POOL_WAIT s) for a connection
+#: instead of failing. redis-py's default pool raises `MaxConnectionsError` past 100, which
+#: lost every event but the first hundred of a burst of publishes from one process (1,000
+#: sockets each making a call at once; scale.md's pitfall of the 100-connection pool).
+POOL_SIZE = 50
+POOL_WAIT = 5.0
 
 # KEYS: position hash, history stream. ARGV: fresh epoch, pub/sub channel, payload, ttl,
 # history length (0: none), "1" to start a new epoch (continuity was lost).
@@ -226,8 +233,15 @@ class RedisBackend:
 
         # A connect timeout of our own on both: redis-py 5 falls back to `socket_timeout`, so
         # an unreachable host would hold a socket's `hello` for the OS's TCP timeout.
-        self.client = aioredis.Redis.from_url(
-            url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
+        self.client = aioredis.Redis.from_pool(
+            aioredis.BlockingConnectionPool.from_url(
+                url,
+                max_connections=POOL_SIZE,
+                timeout=POOL_WAIT,
+                socket_timeout=5,
+                socket_connect_timeout=5,
+                health_check_interval=30,
+            )
         )
         # No socket timeout on the subscriber: an idle pub/sub read must never time out
         # (redis-py 8's 5 s default kills idle listeners; scale.md). No retries either: a lost
@@ -492,19 +506,27 @@ def publish_sync(stream: str, event: Event, history: int = 0) -> tuple[str, int]
     url = redis_url()
     if not url:
         return LOCAL.publish_sync(stream, event, history)
-    import redis
-
     with _sync_lock:
         script = _sync_scripts.get(url)
         if script is None:
-            client = redis.Redis.from_url(url, socket_timeout=5)
-            script = _sync_scripts[url] = client.register_script(PUBLISH_LUA)
+            script = _sync_scripts[url] = sync_client(url).register_script(PUBLISH_LUA)
     try:
         keys, args = RedisBackend.publish_args(stream, event, history)
         epoch, seq = script(keys=keys, args=args)
     except Exception as exc:
         return _degraded(stream, exc)
     return _text(epoch), int(seq)
+
+
+def sync_client(url: str) -> Any:
+    """A sync client on a blocking pool of POOL_SIZE: threads past it wait for a connection
+    instead of failing (see POOL_SIZE)."""
+    import redis
+
+    pool = redis.BlockingConnectionPool.from_url(
+        url, max_connections=POOL_SIZE, timeout=POOL_WAIT, socket_timeout=5
+    )
+    return redis.Redis(connection_pool=pool)
 
 
 def _degraded(stream: str, exc: Exception) -> tuple[str, int]:

@@ -355,12 +355,9 @@ def read_sync(stream: str) -> Members:
     url = broker.redis_url()
     if not url:
         return LOCAL_STORE.read(stream)
-    import redis
-
     with _sync_lock:
         script = _sync_scripts.get(url)
         if script is None:
-            client = redis.Redis.from_url(url, socket_timeout=5)
-            script = _sync_scripts[url] = client.register_script(READ_LUA)
+            script = _sync_scripts[url] = broker.sync_client(url).register_script(READ_LUA)
     out = script(keys=["", roster_key(stream), PROCS_KEY])
     return _members(out)

@@ -1,0 +1,51 @@
+"""scale.md's rules and pitfalls against a private redis-server: what one process asks of
+Redis under many sockets and bursts, counted by Redis itself (`INFO commandstats`)."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Any
+
+import pytest
+import redis
+
+from mizan_channels import broker
+from mizan_channels.hub import Event, get_hub
+from tests.conftest import TIMEOUT
+
+pytestmark = pytest.mark.redis
+
+
+async def test_a_burst_of_publishes_from_one_process_is_never_refused(redis_hub: Any) -> None:
+    """1,000 events published at once from one process (1,000 sockets each making a call):
+    every one is published, none degraded. redis-py's default pool raised
+    `MaxConnectionsError` past 100 connections, losing the rest (scale.md)."""
+    hub = get_hub()
+    streams = [f"burst{i}" for i in range(1_000)]
+    positions = await asyncio.wait_for(
+        asyncio.gather(*(hub.publish(s, Event("msg", b"1")) for s in streams)), 4 * TIMEOUT
+    )
+    assert [p for p in positions if not p[0]] == []
+    assert broker.dirty_streams() == []
+
+
+def test_sync_publishers_share_a_bounded_pool(private_redis: Any, settings: Any) -> None:
+    """Threads publishing at once wait for a connection instead of failing past the pool."""
+    settings.MIZAN_REDIS_URL = private_redis.url
+    results: list[tuple[str, int]] = []
+    gate = threading.Barrier(120, timeout=TIMEOUT)
+
+    def publish(i: int) -> None:
+        gate.wait()
+        results.append(broker.publish_sync(f"sync{i}", Event("msg", b"1")))
+
+    threads = [threading.Thread(target=publish, args=(i,)) for i in range(120)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(4 * TIMEOUT)
+    assert len(results) == 120
+    assert [p for p in results if not p[0]] == []
+    clients = redis.Redis.from_url(private_redis.url).info("clients")["connected_clients"]
+    assert clients <= broker.POOL_SIZE + 1  # + the INFO connection
