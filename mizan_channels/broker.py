@@ -386,11 +386,15 @@ class RedisBackend:
                     self.active.clear()
                     await self.active.wait()
                     continue
+                started = asyncio.get_running_loop().time()
                 message = await self.pubsub.get_message(timeout=IDLE_PING)
                 backoff = 0.05
                 if message is None:
                     # Idle: a ping proves the connection is alive (a half-open one fails here).
-                    await self.pubsub.ping()
+                    # Only after IDLE_PING of silence: None also stands for each (un)subscribe
+                    # confirmation, and pinging on those doubled what stream churn cost Redis.
+                    if asyncio.get_running_loop().time() - started >= IDLE_PING:
+                        await self.pubsub.ping()
                 elif message.get("type") == "message":
                     self.queue.put_nowait(message)
             except asyncio.CancelledError:

@@ -49,3 +49,36 @@ def test_sync_publishers_share_a_bounded_pool(private_redis: Any, settings: Any)
     assert [p for p in results if not p[0]] == []
     clients = redis.Redis.from_url(private_redis.url).info("clients")["connected_clients"]
     assert clients <= broker.POOL_SIZE + 1  # + the INFO connection
+
+
+class Inbox:
+    """A hub listener that resolves `got` on its first event."""
+
+    def __init__(self) -> None:
+        self.got: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+
+    def on_event(self, stream: str, epoch: str, seq: int, event: Event) -> None:
+        if not self.got.done():
+            self.got.set_result(seq)
+
+    def on_resync(self, stream: str, epoch: str, seq: int) -> None:
+        pass
+
+
+def command_calls(url: str, command: str) -> int:
+    stats = redis.Redis.from_url(url).info("commandstats")
+    return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
+
+
+async def test_stream_churn_costs_one_command_per_stream(redis_hub: Any) -> None:
+    """Joining 50 streams is 50 SUBSCRIBEs and no more: the reader pinged Redis for each
+    subscribe confirmation, as if the connection had been idle for 5 s."""
+    hub = get_hub()
+    inbox = Inbox()
+    streams = [f"churn{i}" for i in range(50)]
+    for stream in streams:
+        await hub.join(stream, inbox)
+    await hub.publish(streams[-1], Event("msg", b"1"))
+    await asyncio.wait_for(inbox.got, TIMEOUT)  # the reader has read every confirmation
+    assert command_calls(redis_hub.url, "subscribe") == 50
+    assert command_calls(redis_hub.url, "ping") <= 1
