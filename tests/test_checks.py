@@ -13,6 +13,7 @@ from mizan_channels import client, register
 from mizan_channels.checks import (
     check_asgi,
     check_cache,
+    check_layers,
     check_registry,
     check_secrets,
     check_settings,
@@ -283,3 +284,30 @@ def test_wrap_asgi_refuses_to_start_with_a_weak_secret_in_production(settings: A
         wrap_asgi(lambda *a: None)
     settings.DEBUG = True  # in development it is a warning, and the server starts
     assert wrap_asgi(lambda *a: None) is not None
+
+
+CORE = "channels_redis.core.RedisChannelLayer"
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["redis://127.0.0.1:6379", {"address": "redis://127.0.0.1:6379"}, {"socket_timeout": 5}],
+)
+def test_core_redis_layer_without_a_longer_socket_timeout_warns(settings: Any, host: Any) -> None:
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": CORE, "CONFIG": {"hosts": [host]}}}
+    found = check_layers()
+    assert ids(found) == ["mizan_channels.W018"] and "socket_timeout" in str(found[0].hint)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        {"BACKEND": CORE, "CONFIG": {"hosts": [{"address": "redis://h", "socket_timeout": 10}]}},
+        {"BACKEND": CORE, "CONFIG": {"hosts": ["redis://h:6379/0?socket_timeout=10"]}},
+        {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer"},
+        {"BACKEND": "channels.layers.InMemoryChannelLayer"},
+    ],
+)
+def test_layers_that_keep_idle_consumers_pass(settings: Any, layer: dict[str, Any]) -> None:
+    settings.CHANNEL_LAYERS = {"default": layer}
+    assert check_layers() == []

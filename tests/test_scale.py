@@ -82,3 +82,38 @@ async def test_stream_churn_costs_one_command_per_stream(redis_hub: Any) -> None
     await asyncio.wait_for(inbox.got, TIMEOUT)  # the reader has read every confirmation
     assert command_calls(redis_hub.url, "subscribe") == 50
     assert command_calls(redis_hub.url, "ping") <= 1
+
+
+async def test_core_layer_idle_consumer_lives_only_with_the_host_w018_asks_for(
+    private_redis: Any,
+) -> None:
+    """The pitfall W018 reports, on real Redis: with redis-py 8's defaults an idle `receive()`
+    on channels_redis's core layer dies at 5 s; with the host the check's hint gives, it is
+    still waiting after 10 s."""
+    from channels_redis.core import RedisChannelLayer
+    from django.test import override_settings
+
+    from mizan_channels.checks import check_layers
+
+    hinted = {"address": private_redis.url, "socket_timeout": 10}
+
+    async def idle(host: Any) -> str:
+        layer = RedisChannelLayer(hosts=[host])
+        channel = await layer.new_channel()
+        try:
+            await asyncio.wait_for(layer.receive(channel), 10.5)
+        except TimeoutError:  # ours: still waiting
+            return "alive"
+        except Exception as exc:
+            return type(exc).__name__
+        finally:
+            await layer.flush()
+        return "message"
+
+    core = "channels_redis.core.RedisChannelLayer"
+    for host, warned in ((private_redis.url, True), (hinted, False)):
+        layers = {"default": {"BACKEND": core, "CONFIG": {"hosts": [host]}}}
+        with override_settings(CHANNEL_LAYERS=layers):
+            assert bool(check_layers()) is warned
+    default, longer = await asyncio.gather(idle(private_redis.url), idle(hinted))
+    assert (default, longer) == ("TimeoutError", "alive")

@@ -1,0 +1,65 @@
+"""Checks of `CHANNEL_LAYERS`, which mizan's own traffic never uses but users' `group_send`
+code and consumers do: a layer configuration known to break them is reported at start-up."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from django.conf import settings
+from django.core import checks
+
+CORE_LAYER = "channels_redis.core.RedisChannelLayer"
+#: channels_redis's core layer blocks in BRPOP for this long in every idle `receive()`.
+BRPOP_SECONDS = 5
+
+
+def _redis_major() -> int:
+    try:
+        import redis
+    except ImportError:
+        return 0
+    return int(str(redis.__version__).split(".")[0])
+
+
+def _socket_timeout(host: Any) -> float | None:
+    """The host's socket_timeout, from a dict entry or the URL's query; None when unset."""
+    value: Any = None
+    if isinstance(host, dict):
+        value = host.get("socket_timeout")
+        host = host.get("address", "")
+    if value is None and isinstance(host, str):
+        found = parse_qs(urlsplit(host).query).get("socket_timeout")
+        value = found[0] if found else None
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+@checks.register()
+def check_layers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """redis-py 8 made `socket_timeout` default to 5 s, the core layer's BRPOP wait: every
+    consumer idle for 5 s dies with `TimeoutError` (channels_redis#422; measured: 5.1 s with
+    redis-py 8.1, alive after 11 s with `socket_timeout: 10`)."""
+    if _redis_major() < 8:
+        return []
+    out: list[checks.CheckMessage] = []
+    for alias, layer in getattr(settings, "CHANNEL_LAYERS", {}).items():
+        if layer.get("BACKEND") != CORE_LAYER:
+            continue
+        hosts = layer.get("CONFIG", {}).get("hosts") or ["redis://127.0.0.1:6379"]
+        short = [h for h in hosts if (_socket_timeout(h) or BRPOP_SECONDS) <= BRPOP_SECONDS]
+        if short:
+            out.append(
+                checks.Warning(
+                    f"CHANNEL_LAYERS[{alias!r}] is channels_redis's core layer on redis-py 8, "
+                    f"whose {BRPOP_SECONDS} s default socket_timeout equals the layer's "
+                    "blocking read: every consumer of yours idle for 5 s dies with TimeoutError.",
+                    hint='Give each host a longer timeout, e.g. {"address": REDIS_URL, '
+                    '"socket_timeout": 10}, or use channels_redis.pubsub.'
+                    "RedisPubSubChannelLayer (docs/deployment.md).",
+                    id="mizan_channels.W018",
+                )
+            )
+    return out
