@@ -49,6 +49,8 @@ IDLE_PING = 5.0
 #: sockets each making a call at once; scale.md's pitfall of the 100-connection pool).
 POOL_SIZE = 50
 POOL_WAIT = 5.0
+#: Stream positions read per pipelined round trip when recovering.
+POSITION_BATCH = 1_000
 
 # KEYS: position hash, history stream. ARGV: fresh epoch, pub/sub channel, payload, ttl,
 # history length (0: none), "1" to start a new epoch (continuity was lost).
@@ -297,6 +299,22 @@ class RedisBackend:
         )
         return _text(epoch), int(seq)
 
+    async def positions(self, streams: list[str]) -> dict[str, tuple[str, int]]:
+        """Positions of many streams, pipelined: one round trip per POSITION_BATCH streams.
+        A recovery reads every stream of the process; one round trip each made it
+        O(streams) in latency (about 10 s for 100k streams at 100 us each), against the
+        10 s the protocol allows."""
+        out: dict[str, tuple[str, int]] = {}
+        for start in range(0, len(streams), POSITION_BATCH):
+            batch = streams[start : start + POSITION_BATCH]
+            pipe = self.client.pipeline(transaction=False)
+            for stream in batch:
+                args = [new_epoch(), POSITION_TTL]
+                await self.position_script(keys=[self.key(stream)], args=args, client=pipe)
+            for stream, (epoch, seq) in zip(batch, await pipe.execute(), strict=True):
+                out[stream] = (_text(epoch), int(seq))
+        return out
+
     async def subscribe(self, stream: str) -> tuple[str, int]:
         """Subscribe the process to `stream` and return its position. With Redis unreachable
         the stream is held locally at the unknown position ("", 0): the reader subscribes it
@@ -422,7 +440,7 @@ class RedisBackend:
             if streams:
                 await self.pubsub.subscribe(*[self.channel(s) for s in streams])
         await self._flush_dirty()
-        positions = {s: await self.position(s) for s in streams}
+        positions = await self.positions(streams)
         if streams:
             logger.warning("redis fan-out restored; %d streams resubscribed", len(streams))
         if self.hub is not None:

@@ -65,6 +65,22 @@ class Inbox:
         pass
 
 
+class Resyncs:
+    """A hub listener that resolves `done` once `n` streams were resynced."""
+
+    def __init__(self, n: int) -> None:
+        self.left = n
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def on_event(self, stream: str, epoch: str, seq: int, event: Event) -> None:
+        pass
+
+    def on_resync(self, stream: str, epoch: str, seq: int) -> None:
+        self.left -= 1
+        if self.left == 0:
+            self.done.set_result(None)
+
+
 def command_calls(url: str, command: str) -> int:
     stats = redis.Redis.from_url(url).info("commandstats")
     return int(stats.get(f"cmdstat_{command}", {}).get("calls", 0))
@@ -117,3 +133,18 @@ async def test_core_layer_idle_consumer_lives_only_with_the_host_w018_asks_for(
             assert bool(check_layers()) is warned
     default, longer = await asyncio.gather(idle(private_redis.url), idle(hinted))
     assert (default, longer) == ("TimeoutError", "alive")
+
+
+async def test_recovery_reads_positions_in_a_few_round_trips(redis_hub: Any) -> None:
+    """After a Redis restart a process re-forms its memberships and reads its streams'
+    positions in a handful of round trips, not one per stream. The restarted server's own
+    counter of socket reads tells them apart: pipelined commands arrive in few reads."""
+    hub = get_hub()
+    inbox = Resyncs(300)
+    for i in range(300):
+        await hub.join(f"many{i}", inbox)
+    redis_hub.kill()
+    redis_hub.start()
+    await asyncio.wait_for(inbox.done, 4 * TIMEOUT)
+    reads = redis.Redis.from_url(redis_hub.url).info("stats")["total_reads_processed"]
+    assert reads < 50  # one per stream (300) before
