@@ -307,11 +307,12 @@ class RedisBackend:
         out: dict[str, tuple[str, int]] = {}
         for start in range(0, len(streams), POSITION_BATCH):
             batch = streams[start : start + POSITION_BATCH]
-            pipe = self.client.pipeline(transaction=False)
-            for stream in batch:
-                args = [new_epoch(), POSITION_TTL]
-                await self.position_script(keys=[self.key(stream)], args=args, client=pipe)
-            for stream, (epoch, seq) in zip(batch, await pipe.execute(), strict=True):
+            async with self.client.pipeline(transaction=False) as pipe:
+                for stream in batch:
+                    args: list[str | int] = [new_epoch(), POSITION_TTL]
+                    await self.position_script(keys=[self.key(stream)], args=args, client=pipe)
+                results = await pipe.execute()
+            for stream, (epoch, seq) in zip(batch, results, strict=True):
                 out[stream] = (_text(epoch), int(seq))
         return out
 
@@ -432,6 +433,10 @@ class RedisBackend:
         for the streams whose events were lost here, read the positions, then resync every
         listener. Raises when Redis is still unavailable (the caller retries)."""
         self.lost = False  # whatever goes wrong from here on sets it again
+        # The pool's idle connections most likely died with the subscriber's (a restart), and
+        # a pipeline on a dead one fails instead of reconnecting: one failed recovery per
+        # pooled connection (50 s with a full pool) before the positions could be read.
+        await self.client.connection_pool.disconnect(inuse_connections=False)
         async with self.commands:
             old, self.pubsub = self.pubsub, self._new_pubsub()
             with contextlib.suppress(Exception):
