@@ -154,7 +154,7 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             # As docs/deployment.md section 3: mizan's own traffic uses MIZAN_REDIS_URL.
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "BACKEND": "mizan_channels.layers.RedisPubSubChannelLayer",
             "CONFIG": {"hosts": [{"address": REDIS_URL}]},
         }
     }
@@ -165,7 +165,7 @@ if REDIS_URL:
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "mizan_channels.layers.InMemoryChannelLayer"}}
 
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",

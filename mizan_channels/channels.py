@@ -146,6 +146,11 @@ class ReactChannel:
         group = cls(request).group(params)
         if not isinstance(group, str):
             raise TypeError(f"{cls.__qualname__}.group() must return a str, got {group!r}")
+        return cls.stream_of(group)
+
+    @classmethod
+    def stream_of(cls, group: str) -> str:
+        """The stream of the group named `group` (what `group()` returned)."""
         digest = hashlib.sha256(group.encode("utf-8", "surrogatepass")).hexdigest()[:40]
         return f"ch:{cls.name}:{digest}"
 

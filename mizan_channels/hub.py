@@ -163,6 +163,11 @@ def get_hub() -> Hub:
     return hub
 
 
+def has_hub() -> bool:
+    """Whether the running loop has a hub already (it serves sockets, or published)."""
+    return asyncio.get_running_loop() in _hubs
+
+
 def all_hubs() -> list[Hub]:
     return [h for loop, h in list(_hubs.items()) if not loop.is_closed()]
 
