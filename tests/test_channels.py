@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import BaseModel, ValidationError
 
-from mizan_channels import ReactChannel
+from mizan_channels import ReactChannel, protocol
 from mizan_channels.channels import channel_name_for
 from mizan_channels.exceptions import ConfigurationError, MizanError
 from mizan_channels.hub import get_hub
@@ -350,3 +350,29 @@ async def test_concurrent_joins_of_one_stream() -> None:
     for s, sub in zip(socks, subs, strict=True):
         assert (await s.assert_pushed(sub))["text"] == "all"
     await asyncio.gather(*(s.disconnect() for s in socks))
+
+
+@DB
+async def test_unsub_pipelined_behind_its_sub_ends_it() -> None:
+    """`sub` then `unsub` sent together (a component mounted and unmounted at once): the
+    `unsub` waits for the `sub` it names, so the subscription is ended, not left held with
+    `not_subscribed` for the `unsub`. A `send` waits the same way; an `unsub` of a `sub` that
+    was refused is `not_subscribed`."""
+    async with sock() as c:
+        for frame in (
+            {"t": "sub", "id": 1, "ch": "chat", "params": {"room": "pipelined"}},
+            {"t": "send", "id": 2, "sub": 1, "data": {"text": "first"}},
+            {"t": "unsub", "id": 3, "sub": 1},
+            {"t": "sub", "id": 4, "ch": "guarded", "params": {"mode": "closed"}},
+            {"t": "unsub", "id": 5, "sub": 4},
+        ):
+            await c.send_to(text_data=protocol.dumps(frame).decode())
+        replies = {}
+        for _ in range(5):
+            got = await c.next_frame(lambda f: f["t"] in ("ok", "err"))
+            replies[got["id"]] = got["t"] if got["t"] == "ok" else got["error"]["code"]
+        assert replies == {1: "ok", 2: "ok", 3: "ok", 4: "unauthorized", 5: "not_subscribed"}
+        assert ChatChannel.stream_for(ChatChannel.Params(room="pipelined")) not in get_hub().streams
+        await ChatChannel.apush(msg("late"), room="pipelined")
+        assert await c.call("echo", text="after") == {"message": "after"}
+        assert not [f for f in c._backlog if f["t"] == "msg" and f["data"]["text"] == "late"]

@@ -144,6 +144,9 @@ class MizanConsumer(IdentityMixin):
         self.conn = secrets.token_hex(8)
         self.tasks: set[asyncio.Task[None]] = set()
         self.subs: dict[int, Subscription] = {}
+        #: `sub` requests still being answered, set when they are: an `unsub` or `send` that
+        #: names one waits for it instead of missing a subscription about to exist.
+        self.pending_subs: dict[int, asyncio.Event] = {}
         self.stream_subs: dict[str, set[int]] = {}
         self.audiences: dict[str, str] = {}  # stream -> aud
         self.conn_seq = 0
@@ -388,6 +391,27 @@ class MizanConsumer(IdentityMixin):
             raise Unauthorized()
 
     async def _sub(self, frame: protocol.Sub) -> Any:
+        settled = self.pending_subs[frame.id] = asyncio.Event()
+        try:
+            return await self._subscribe(frame)
+        finally:
+            del self.pending_subs[frame.id]
+            settled.set()
+
+    async def _held(self, sub_id: int) -> Subscription:
+        """The subscription `sub_id`, once its `sub` (if still in flight) is answered: a client
+        may pipeline `sub` and `unsub` (a component mounted and unmounted at once), and an
+        `unsub` answered `not_subscribed` then would leave the subscription held for good.
+        Raises NotSubscribed when there is none."""
+        settled = self.pending_subs.get(sub_id)
+        if settled is not None:
+            await settled.wait()
+        sub = self.subs.get(sub_id)
+        if sub is None:
+            raise NotSubscribed()
+        return sub
+
+    async def _subscribe(self, frame: protocol.Sub) -> Any:
         cls = self._channel(frame.ch)
         params = cls.parse_params(frame.params)
         instance = cls(self.request)
@@ -439,14 +463,11 @@ class MizanConsumer(IdentityMixin):
                 await self.hub.leave(sub.stream, self)
 
     async def _unsub(self, frame: protocol.Unsub) -> None:
-        if frame.sub not in self.subs:
-            raise NotSubscribed()
+        await self._held(frame.sub)
         await self._drop_sub(frame.sub)
 
     async def _send(self, frame: protocol.Send) -> Any:
-        sub = self.subs.get(frame.sub)
-        if sub is None:
-            raise NotSubscribed()
+        sub = await self._held(frame.sub)
         model = sub.channel.ReactMessage
         if model is None:
             raise NotExposed(f"Channel {sub.channel.name!r} accepts no client messages.")
