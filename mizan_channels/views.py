@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
 from django.conf import settings
@@ -16,7 +17,6 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.middleware.csrf import CsrfViewMiddleware
 from django.utils.module_loading import import_string
 from django.views.decorators.csrf import ensure_csrf_cookie
-from django.views.decorators.http import require_GET, require_POST
 
 from . import conf, contexts, mwt, protocol
 from .auth import check, is_authenticated
@@ -28,6 +28,10 @@ logger = logging.getLogger("mizan_channels")
 csrf_logger = logging.getLogger("django.security.csrf")
 
 JSON = "application/json"
+#: The bodies Django parses into `request.POST`, which the CSRF check reads: never JSON
+#: arguments, and parsing a multipart one there consumes the body (reading it afterwards is
+#: an error) or, malformed, answers with Django's HTML page instead of a protocol error.
+FORM_TYPES = frozenset({"multipart/form-data", "application/x-www-form-urlencoded"})
 
 
 def json_response(body: bytes, status: int = 200) -> HttpResponse:
@@ -45,6 +49,27 @@ async def resolve_user(request: HttpRequest) -> None:
     if auser is not None:
         request.user = await auser()
     request.mizan_transport = "http"  # type: ignore[attr-defined]
+
+
+def allow(method: str) -> Callable[[Any], Any]:
+    """Like Django's `require_http_methods([method])`, but a request with another method gets
+    the protocol's JSON error (`bad_frame`, with status 405 and `Allow`) rather than an empty
+    HTML response a client can't read an error from."""
+
+    def decorate(view: Callable[..., Awaitable[HttpResponse]]) -> Any:
+        @functools.wraps(view)
+        async def only(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if request.method != method:
+                response = json_response(
+                    protocol.dumps({"error": BadFrame(f"Use {method}.").payload()}), 405
+                )
+                response["Allow"] = method
+                return response
+            return await view(request, *args, **kwargs)
+
+        return only
+
+    return decorate
 
 
 def _read_args(request: HttpRequest) -> Any:
@@ -104,10 +129,12 @@ def _no_response(request: HttpRequest) -> HttpResponse:
     raise AssertionError("the CSRF check never calls the view")
 
 
-@require_POST
+@allow("POST")
 async def call_view(request: HttpRequest, fn: str) -> HttpResponse:
     """`POST {prefix}call/{fn}`: 200 {"data", "inv"} or the error's status and body."""
     try:
+        if request.content_type in FORM_TYPES:
+            raise BadFrame("Body must be a JSON object of arguments, not a form.")
         _csrf_check(request)
         args = _read_args(request)
         await resolve_user(request)
@@ -121,7 +148,7 @@ async def call_view(request: HttpRequest, fn: str) -> HttpResponse:
 call_view.csrf_exempt = True  # type: ignore[attr-defined]  # from the middleware: see _csrf_check
 
 
-@require_GET
+@allow("GET")
 @ensure_csrf_cookie  # a page's first fetch gives it the token its mutations will need
 async def context_view(request: HttpRequest, name: str) -> HttpResponse:
     """`GET {prefix}ctx/{name}`: every function of the context in one reply."""
@@ -133,7 +160,7 @@ async def context_view(request: HttpRequest, name: str) -> HttpResponse:
     return json_response(protocol.dumps({"data": data}))
 
 
-@require_GET
+@allow("GET")
 async def mwt_view(request: HttpRequest) -> HttpResponse:
     """`GET {prefix}mwt`: a short-lived socket token for the session's user."""
     await resolve_user(request)

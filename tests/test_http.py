@@ -170,8 +170,22 @@ def test_csrf_enforced_for_session_authenticated_calls(users: dict[str, User]) -
     assert r.status_code == 200 and r.json()["data"] == "ann"
 
 
-def test_get_on_call_is_405(client: Client) -> None:
-    assert client.get(URL + "echo").status_code == 405
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("get", "call/echo", "POST"),
+        ("put", "call/echo", "POST"),
+        ("post", "ctx/global", "GET"),
+        ("delete", "mwt", "GET"),
+    ],
+)
+def test_wrong_method_is_405_with_the_protocols_error(
+    client: Client, method: str, path: str, allowed: str
+) -> None:
+    """Not an empty HTML page: a client reads `error` from every refusal."""
+    r = getattr(client, method)("/api/mizan/" + path)
+    assert (r.status_code, r["Allow"], r["Content-Type"]) == (405, allowed, "application/json")
+    assert r.json()["error"]["code"] == "bad_frame"
 
 
 def test_mwt_issue_requires_login(client: Client, users: dict[str, User]) -> None:

@@ -137,6 +137,37 @@ def test_a_post_with_the_token_passes_and_a_wrong_token_does_not() -> None:
     assert bad.status_code == 403 and bad.json()["error"]["code"] == "forbidden"
 
 
+FORM_BODIES = {
+    "multipart": (
+        "multipart/form-data; boundary=XX",
+        b'--XX\r\nContent-Disposition: form-data; name="text"\r\n\r\nhi\r\n--XX--\r\n',
+    ),
+    "multipart without a boundary": ("multipart/form-data", b'{"text": "hi"}'),
+    "urlencoded": ("application/x-www-form-urlencoded", b"text=hi"),
+}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("form", list(FORM_BODIES))
+def test_a_form_body_is_bad_frame_not_a_crash(form: str, logs: LogTrap) -> None:
+    """A call with a form's Content-Type, with the CSRF cookie and header a page has: the CSRF
+    check must not parse the body as a form (a multipart parse consumes it, and reading it
+    afterwards raised a 500 logged at ERROR; a broken one answered Django's HTML 400 page).
+    Arguments are JSON, so a form body is `bad_frame`, before any function runs."""
+    strict = Client(enforce_csrf_checks=True)
+    strict.get("/api/mizan/ctx/global")
+    token = strict.cookies["csrftoken"].value
+    content_type, body = FORM_BODIES[form]
+    r = strict.post(
+        "/api/mizan/call/echo",
+        data=body,
+        content_type=content_type,
+        headers={"X-CSRFToken": token},
+    )
+    assert (r.status_code, r.json()["error"]["code"]) == (400, "bad_frame")
+    assert not logs.errors(), logs.text()
+
+
 class StricterCsrf(CsrfViewMiddleware):
     """A project's own CSRF middleware, with a rule of its own."""
 
