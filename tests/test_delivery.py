@@ -4,6 +4,7 @@ degraded mode — in-process, on the in-memory broker and on real Redis."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -197,6 +198,58 @@ async def test_slow_socket_gets_resync_not_silence(settings: Any) -> None:
     assert any('"t":"resync"' in t and '"sub":1' in t for t in texts)
     assert any('"t":"pong","id":2' in t for t in texts)  # replies are never dropped
     assert sum('"t":"msg"' in t for t in texts) < 200
+    await inbox.put({"type": "websocket.disconnect", "code": 1000})
+    await asyncio.wait_for(consumer, TIMEOUT)
+
+
+async def test_a_socket_that_never_reads_holds_one_resync_per_stream_not_one_per_push(
+    settings: Any,
+) -> None:
+    """Past the budget, every push used to resync every stream of the socket again, queuing
+    frames that are never dropped: a client that stopped reading grew the queue (and the log)
+    by one `resync` per subscription per push. A `resync` still waiting in the queue covers
+    what is dropped after it, so the queue stays bounded, and the client that reads again
+    gets each stream's `resync` once or twice, then live pushes."""
+    settings.MIZAN_SEND_BUFFER_BYTES = 2000
+    hub.reset()
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    texts: list[str] = []
+    subscribed = asyncio.Event()  # every sub's ok went out: the client stops reading now
+    reading = asyncio.Event()
+    arrived = asyncio.Event()
+
+    async def receive() -> dict[str, Any]:
+        return await inbox.get()
+
+    async def send(message: dict[str, Any]) -> None:
+        if subscribed.is_set():
+            await reading.wait()
+        text = message.get("text", "")
+        texts.append(text)
+        if '"t":"ok","id":3' in text:
+            subscribed.set()
+        if '"t":"msg"' in text and '"n":-1' in text:
+            arrived.set()
+
+    scope = {"type": "websocket", "path": "/ws/mizan/", "headers": [], "query_string": b""}
+    consumer = asyncio.create_task(MizanConsumer()(scope, receive, send))
+    await inbox.put({"type": "websocket.connect"})
+    for i in (1, 2, 3):
+        frame = {"t": "sub", "id": i, "ch": "feed", "params": {"topic": f"stall{i}"}}
+        await inbox.put({"type": "websocket.receive", "text": json.dumps(frame)})
+    await asyncio.wait_for(subscribed.wait(), TIMEOUT)
+    for n in range(2000):
+        await push("stall1", n)
+    dispatched = asyncio.get_running_loop().create_future()  # after the hub's deliveries,
+    asyncio.get_running_loop().call_soon(dispatched.set_result, None)  # queued before it
+    await dispatched
+    reading.set()
+    await push("stall1", -1)
+    await asyncio.wait_for(arrived.wait(), TIMEOUT)
+    for sub in (1, 2, 3):
+        resynced = [t for t in texts if '"t":"resync"' in t and f'"sub":{sub},' in t]
+        assert 1 <= len(resynced) <= 2, (sub, len(resynced))
+    assert len(texts) < 100, len(texts)
     await inbox.put({"type": "websocket.disconnect", "code": 1000})
     await asyncio.wait_for(consumer, TIMEOUT)
 

@@ -150,7 +150,13 @@ class MizanConsumer(IdentityMixin):
         self.stream_subs: dict[str, set[int]] = {}
         self.audiences: dict[str, str] = {}  # stream -> aud
         self.conn_seq = 0
-        self.outbox: deque[tuple[bytes, bool]] = deque()
+        #: (frame, droppable, stream whose `resync` this frame completes, or "").
+        self.outbox: deque[tuple[bytes, bool, str]] = deque()
+        #: Streams whose `resync` is queued and not yet being sent. Pushes of theirs dropped
+        #: meanwhile are covered by it (the client refetches after reading it), so an overflow
+        #: adds no second one: a client that never reads can't grow the queue one `resync`
+        #: per stream per push.
+        self.resyncing: set[str] = set()
         self.out_bytes = 0
         self.wake = asyncio.Event()
         self.writing = False
@@ -233,22 +239,24 @@ class MizanConsumer(IdentityMixin):
 
     # Outbound ----------------------------------------------------------------------------
 
-    def _queue(self, frame: bytes, droppable: bool = False) -> None:
+    def _queue(self, frame: bytes, droppable: bool = False, resynced: str = "") -> None:
         """Queue a frame. Replies are never dropped; pushed frames are, when the client
         reads too slowly: then its streams are resynced instead (nothing silently lost)."""
         if droppable and self.out_bytes + len(frame) > self.send_budget:
             self._overflow()
             return
-        self.outbox.append((frame, droppable))
+        self.outbox.append((frame, droppable, resynced))
         self.out_bytes += len(frame)
         self.wake.set()
 
     def _overflow(self) -> None:
         kept = deque(item for item in self.outbox if not item[1])
         self.outbox = kept
-        self.out_bytes = sum(len(f) for f, _ in kept)
-        logger.info("socket %s: send buffer over budget; resyncing its streams", self.conn)
-        for stream in list(self.audiences) + list(self.stream_subs):
+        self.out_bytes = sum(len(item[0]) for item in kept)
+        streams = [s for s in [*self.audiences, *self.stream_subs] if s not in self.resyncing]
+        if streams:
+            logger.info("socket %s: send buffer over budget; resyncing its streams", self.conn)
+        for stream in streams:
             position = self.hub.position(stream)
             if position is not None:
                 self.on_resync(stream, *position)
@@ -259,8 +267,10 @@ class MizanConsumer(IdentityMixin):
         self.writing = True
         try:
             while self.outbox:
-                frame, _ = self.outbox.popleft()
+                frame, _, resynced = self.outbox.popleft()
                 self.out_bytes -= len(frame)
+                if resynced:
+                    self.resyncing.discard(resynced)
                 await self.base_send({"type": "websocket.send", "text": frame.decode()})
         except Exception:  # the client went away; the receive loop will see it
             return False
@@ -289,7 +299,7 @@ class MizanConsumer(IdentityMixin):
         """Queue a reply and, when no drain is running, write the queue from this task: a
         call's `ok` leaves without waking the writer task (one task switch less per call),
         and before fan-out work that its own mutation scheduled on the loop."""
-        self.outbox.append((frame, False))
+        self.outbox.append((frame, False, ""))
         self.out_bytes += len(frame)
         if self.writing or self.closing is not None:
             self.wake.set()
@@ -527,11 +537,16 @@ class MizanConsumer(IdentityMixin):
         self.presence.on_resync(stream)
 
     def _resync(self, stream: str, epoch: str) -> None:
+        frames = [protocol.resync_sub(sub_id, epoch) for sub_id in self.stream_subs.get(stream, ())]
         aud = self.audiences.get(stream)
         if aud is not None:
-            self._queue(protocol.resync_aud(aud, epoch))
-        for sub_id in self.stream_subs.get(stream, ()):
-            self._queue(protocol.resync_sub(sub_id, epoch))
+            frames.insert(0, protocol.resync_aud(aud, epoch))
+        if not frames:
+            return
+        for frame in frames[:-1]:
+            self._queue(frame)
+        self._queue(frames[-1], resynced=stream)  # sending it ends `resyncing` for the stream
+        self.resyncing.add(stream)
 
 
 #: Request frames and the coroutine that answers each (one table, built once).
