@@ -113,7 +113,10 @@ def _since(frame: dict[str, Any], frame_id: int) -> tuple[str, int] | None:
         return None
     if not isinstance(since, dict) or not isinstance(since.get("epoch"), str):
         raise FrameError("bad_frame", "field 'since' must be {epoch, seq}", frame_id)
-    return since["epoch"], _int(since, "seq", frame_id)
+    seq = _int(since, "seq", frame_id)
+    if seq < 0:  # positions start at 0; a backend asked to replay from before it may raise
+        raise FrameError("bad_frame", "field 'since.seq' must not be negative", frame_id)
+    return since["epoch"], seq
 
 
 def parse_frame(data: bytes | str) -> Frame:

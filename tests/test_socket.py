@@ -113,6 +113,8 @@ async def test_invalid_params_details_shape() -> None:
         ('{"t": "call", "id": 4, "fn": "echo", "args": [1]}', 4),
         ('{"t": "warp", "id": 5}', 5),
         ('{"t": "sub", "id": 6}', 6),
+        # A position before any: Redis refused the replay it asked for (WARNING, traceback).
+        ('{"t": "sub", "id": 10, "ch": "feed", "since": {"epoch": "e", "seq": -5}}', 10),
         ('{"t": "unsub", "id": 7, "sub": "x"}', 7),
         ('{"t": "send", "id": 8, "sub": 1}', 8),
         ('{"t": "auth", "id": 9}', 9),
