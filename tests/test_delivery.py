@@ -226,7 +226,8 @@ async def test_a_socket_that_never_reads_holds_one_resync_per_stream_not_one_per
             await reading.wait()
         text = message.get("text", "")
         texts.append(text)
-        if '"t":"ok","id":3' in text:
+        # The three subs run side by side: wait for every `ok`, in whatever order.
+        if sum('"t":"ok","id":' + f"{i}," in t for t in texts for i in (1, 2, 3)) == 3:
             subscribed.set()
         if '"t":"msg"' in text and '"n":-1' in text:
             arrived.set()
