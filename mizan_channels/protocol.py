@@ -119,6 +119,20 @@ def _since(frame: dict[str, Any], frame_id: int) -> tuple[str, int] | None:
     return since["epoch"], seq
 
 
+def frame_id(data: bytes | str) -> int | None:
+    """The `id` of a frame that will not be carried out (over the rate limit), or None when
+    it has no usable one: the client can then fail that request at once instead of waiting
+    for a reply that never comes (protocol.md: `err.id` is null only without a usable id)."""
+    try:
+        frame = loads(data)
+    except (ValueError, TypeError):
+        return None
+    value = frame.get("id") if isinstance(frame, dict) else None
+    if type(value) is not int or not -(2**53) <= value <= 2**53:
+        return None
+    return value
+
+
 def parse_frame(data: bytes | str) -> Frame:
     """Decode one client frame. Raises FrameError (code `bad_frame`) naming the field."""
     try:

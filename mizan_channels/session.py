@@ -126,7 +126,10 @@ class Session:
             close = None
             if self._strikes >= limits.abuse_strikes:
                 close = (CLOSE_RATE_ABUSE, "rate limit exceeded persistently")
-            return _reject(None, "rate_limited", "Too many requests.", close)
+            # The frame is within the size limit, so reading its id is bounded work; the
+            # client learns which request failed instead of waiting for it to time out.
+            frame_id = None if binary or data is None else protocol.frame_id(data)
+            return _reject(frame_id, "rate_limited", "Too many requests.", close)
         if binary or data is None:
             return _reject(
                 None, "bad_frame", "Frames are UTF-8 JSON text; binary frames are not accepted."

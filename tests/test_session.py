@@ -103,3 +103,24 @@ def test_any_bytes_get_an_answer(data: bytes) -> None:
         | protocol.Auth
         | protocol.Ping,
     )
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ('{"t":"call","id":7,"fn":"f"}', 7),
+        ('{"t":"ping","id":-3}', -3),
+        ('{"t":"ping","id":true}', None),
+        ('{"t":"ping","id":99999999999999999999}', None),
+        ("[7]", None),
+        ("not json", None),
+    ],
+)
+def test_rate_limited_reply_names_the_frames_id(raw: str, expected: int | None) -> None:
+    # protocol.md: `err.id` is null only when the frame had no usable id; a rate-limited
+    # frame still has one, and a client waits on it.
+    s = Session(Limits(rate=1, abuse_strikes=100), Clock())
+    s.receive('{"t":"ping","id":0}')
+    result = s.receive(raw)
+    assert code_of(result) == "rate_limited"
+    assert orjson.loads(result.frame)["id"] == expected  # type: ignore[union-attr]

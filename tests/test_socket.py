@@ -220,6 +220,19 @@ async def test_rate_limit_answers_then_recovers(settings: Any) -> None:
         assert sum(f["t"] == "pong" for f in frames) >= 5
 
 
+async def test_rate_limited_request_is_answered_with_its_id(settings: Any) -> None:
+    # The client's request fails at once, instead of waiting out its timeout for a reply
+    # to an id the `err` didn't name.
+    settings.MIZAN_RATE_LIMIT = 2
+    async with sock() as c:
+        for i in range(6):
+            await send_raw(c, f'{{"t": "call", "id": {i}, "fn": "echo", "args": {{"text": "x"}}}}')
+        frames = [await c.next_frame(lambda f: f["t"] in ("ok", "err")) for _ in range(6)]
+        refused = [f for f in frames if f["t"] == "err"]
+        assert refused and all(f["error"]["code"] == "rate_limited" for f in refused)
+        assert sorted(f["id"] for f in frames) == list(range(6))
+
+
 async def test_persistent_flood_closes_with_4008(settings: Any) -> None:
     settings.MIZAN_RATE_LIMIT = 1
     settings.MIZAN_RATE_ABUSE_STRIKES = 10
