@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from django.conf import settings
 
 from . import conf
-from .hub import Event, all_hubs
+from .hub import CONTROL, Event, all_hubs
 
 if TYPE_CHECKING:
     from .hub import Hub
@@ -146,6 +146,28 @@ def make_backend() -> Backend:
     return LOCAL
 
 
+def _schedule(
+    running: asyncio.AbstractEventLoop | None, stream: str, epoch: str, seq: int, event: Event
+) -> None:
+    """Hand an event to every hub of the process. Delivery is scheduled, never done inside
+    the publisher's call: a mutation's reply must not wait for the fan-out to every socket."""
+    for hub in all_hubs():
+        if hub.loop is running:
+            hub.loop.call_soon(
+                hub.dispatch, stream, epoch, seq, event, context=contextvars.Context()
+            )
+        else:
+            with contextlib.suppress(RuntimeError):  # loop closed meanwhile
+                hub.loop.call_soon_threadsafe(
+                    hub.dispatch,
+                    stream,
+                    epoch,
+                    seq,
+                    event,
+                    context=contextvars.Context(),  # not the publishing thread's
+                )
+
+
 class LocalBackend:
     """In-process streams. Shared by every hub (event loop) of the process."""
 
@@ -179,24 +201,17 @@ class LocalBackend:
                 if kept is None or kept.maxlen != history:
                     kept = self.history[stream] = deque(kept or (), maxlen=history)
                 kept.append((seq, event.body))
-            # Delivery is scheduled, never done inside the publisher's call: a mutation's
-            # reply must not wait for the fan-out to every socket of the process.
-            for hub in all_hubs():
-                if hub.loop is running:
-                    hub.loop.call_soon(
-                        hub.dispatch, stream, self.epoch, seq, event, context=contextvars.Context()
-                    )
-                else:
-                    with contextlib.suppress(RuntimeError):  # loop closed meanwhile
-                        hub.loop.call_soon_threadsafe(
-                            hub.dispatch,
-                            stream,
-                            self.epoch,
-                            seq,
-                            event,
-                            context=contextvars.Context(),  # not the publishing thread's
-                        )
+            _schedule(running, stream, self.epoch, seq, event)
         return self.epoch, seq
+
+    def publish_control(self, stream: str, event: Event) -> None:
+        """A `CONTROL` event: delivered like the others, in order, but taking no position."""
+        try:
+            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
+        except RuntimeError:
+            running = None
+        with self.lock:
+            _schedule(running, stream, "", 0, event)
 
     async def publish(self, stream: str, event: Event, history: int = 0) -> tuple[str, int]:
         return self._deliver(stream, event, history)
@@ -528,15 +543,20 @@ _sync_scripts: dict[str, Any] = {}
 _sync_lock = threading.Lock()
 
 
+def _sync_script(url: str) -> Any:
+    with _sync_lock:
+        script = _sync_scripts.get(url)
+        if script is None:
+            script = _sync_scripts[url] = sync_client(url).register_script(PUBLISH_LUA)
+    return script
+
+
 def publish_sync(stream: str, event: Event, history: int = 0) -> tuple[str, int]:
     """Publish from synchronous code (views, signals, management commands, worker threads)."""
     url = redis_url()
     if not url:
         return LOCAL.publish_sync(stream, event, history)
-    with _sync_lock:
-        script = _sync_scripts.get(url)
-        if script is None:
-            script = _sync_scripts[url] = sync_client(url).register_script(PUBLISH_LUA)
+    script = _sync_script(url)
     try:
         keys, args = RedisBackend.publish_args(stream, event, history)
         epoch, seq = script(keys=keys, args=args)
@@ -554,6 +574,21 @@ def sync_client(url: str) -> Any:
         url, max_connections=POOL_SIZE, timeout=POOL_WAIT, socket_timeout=5
     )
     return redis.Redis(connection_pool=pool)
+
+
+def publish_control_sync(stream: str, event: Event) -> None:
+    """Publish a `CONTROL` event from synchronous code: a plain PUBLISH on the stream's
+    channel (so it stays in order with the stream's events) that takes no position."""
+    assert event.kind == CONTROL
+    url = redis_url()
+    if not url:
+        LOCAL.publish_control(stream, event)
+        return
+    script = _sync_script(url)
+    try:
+        script.registered_client.publish(RedisBackend.channel(stream), b"|0|" + event.encode())
+    except Exception as exc:
+        _degraded(stream, exc)
 
 
 def _degraded(stream: str, exc: Exception) -> tuple[str, int]:

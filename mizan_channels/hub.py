@@ -27,8 +27,8 @@ logger = logging.getLogger("mizan_channels")
 @dataclass(frozen=True, slots=True)
 class Event:
     """What travels on a stream: `kind` is "msg" (a channel push) or "inv" (invalidation
-    keys); `body` is its JSON, encoded once by the publisher; `origin` is the publishing
-    socket's connection id, if any."""
+    keys), "pres" (presence), "rst" (a new epoch) or "ctl" (`CONTROL`); `body` is its JSON,
+    encoded once by the publisher; `origin` is the publishing socket's connection id, if any."""
 
     kind: str
     body: bytes
@@ -43,6 +43,12 @@ class Event:
         return cls(kind.decode(), body, origin.decode())
 
 
+#: A control event (identity.py: sign-in, sign-out, credential recheck) is for the server's
+#: sockets, never shown to clients, so it takes no position: a `seq` it used up would reach the
+#: client as a gap in the stream's `inv` frames (protocol.md: `seq` grows by exactly 1).
+CONTROL = "ctl"
+
+
 class Listener(Protocol):
     def on_event(self, stream: str, epoch: str, seq: int, event: Event) -> None:
         """Called on the hub's loop; must not block (queue, don't send)."""
@@ -50,6 +56,9 @@ class Listener(Protocol):
     def on_resync(self, stream: str, epoch: str, seq: int) -> None:
         """Continuity of `stream` was lost; the listener's client must refetch. Positions
         continue after (epoch, seq)."""
+
+    def on_control(self, stream: str, event: Event) -> None:
+        """A `CONTROL` event (no position) on `stream`; must not block."""
 
 
 @dataclass(slots=True)
@@ -110,6 +119,10 @@ class Hub:
         """Deliver an event from the broker to local listeners, checking continuity."""
         state = self.streams.get(stream)
         if state is None:
+            return
+        if event.kind == CONTROL:  # unpositioned: no continuity to check
+            for listener in list(state.listeners):
+                listener.on_control(stream, event)
             return
         if epoch == state.epoch and seq <= state.seq:
             return  # published before this process joined, or a duplicate

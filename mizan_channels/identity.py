@@ -6,9 +6,10 @@ socket of that session loads the new session and switches identity without recon
 Saving a user (a password change, deactivation) makes that user's sockets re-verify their
 credentials; those that no longer verify are closed with code 4401.
 
-Control events travel like invalidations (`Event(kind="ctl")`), so they reach sockets on
-every process. The new session key crosses the broker in them: the broker is as trusted as
-the session store.
+Control events travel on the audience streams like invalidations (`Event(kind="ctl")`), so
+they reach sockets on every process, but take no position there (hub.CONTROL): clients never
+see them, and must see no gap in their `inv` positions either. The new session key crosses
+the broker in them: the broker is as trusted as the session store.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.db.models.signals import post_save
 
 from . import broker, protocol
-from .hub import Event
+from .hub import CONTROL, Event
 from .threads import threaded
 from .transaction import defer
 
@@ -44,7 +45,7 @@ def session_stream(session_key: str) -> str:
 
 
 def control(op: str, **fields: Any) -> Event:
-    return Event("ctl", protocol.dumps({"op": op, **fields}))
+    return Event(CONTROL, protocol.dumps({"op": op, **fields}))
 
 
 async def load_session(session_key: str) -> tuple[Any, Any]:
@@ -61,7 +62,7 @@ async def reload_user(user_pk: Any) -> Any:
 
 
 def _publish(stream: str, event: Event) -> None:
-    defer(("ctl", stream, event.body), lambda: broker.publish_sync(stream, event))
+    defer(("ctl", stream, event.body), lambda: broker.publish_control_sync(stream, event))
 
 
 def announce_session(old_key: str | None, new_key: str) -> None:

@@ -6,6 +6,7 @@ so CI can never go green by skipping.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -57,6 +58,34 @@ def private_redis():
         yield server
     finally:
         server.stop()
+
+
+@contextlib.asynccontextmanager
+async def _fanout_through(settings: Any, redis_url: str) -> AsyncIterator[None]:
+    from mizan_channels import hub
+
+    settings.MIZAN_REDIS_URL = redis_url
+    hub.reset()
+    yield
+    await hub.get_hub().close()
+    hub.reset()
+
+
+@pytest.fixture
+async def redis_fanout(settings: Any, redis_url: str) -> AsyncIterator[None]:
+    """Fan-out through the real Redis broker (what several daphne processes share)."""
+    async with _fanout_through(settings, redis_url):
+        yield
+
+
+@pytest.fixture(params=["local", "redis"])
+async def fanout(request: pytest.FixtureRequest, settings: Any) -> AsyncIterator[str]:
+    """The test once with the in-process broker, once through the real Redis one."""
+    if request.param == "local":
+        yield "local"
+        return
+    async with _fanout_through(settings, request.getfixturevalue("redis_url")):
+        yield "redis"
 
 
 @pytest.fixture

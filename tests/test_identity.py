@@ -112,3 +112,18 @@ async def test_token_socket_follows_the_sign_out_of_the_session_it_came_from() -
         await sync_to_async(call_http)(b, "sign_out")
         await t.next_frame(lambda f: f["t"] == "resync" and f.get("aud") == "all")
         assert await whoami(t) is None
+
+
+async def test_inv_positions_stay_contiguous_across_a_credential_recheck(fanout: str) -> None:
+    # protocol.md: a stream's `seq` grows by exactly 1. The recheck that saving a user
+    # announces on the user's stream is for the server's sockets only: it must take no
+    # position, or the client sees a gap in its `inv` frames where nothing was lost.
+    ann = await User.objects.acreate_user("ann", password="pw")  # type: ignore[attr-defined]
+    async with MizanCommunicator(application, user=ann, timeout=TIMEOUT) as t:
+        await t.call("touch_profile")
+        ann.first_name = "Ann"
+        await sync_to_async(ann.save)()
+        await t.call("touch_profile")
+        first, second = [await t.next_frame(lambda f: f["t"] == "inv") for _ in "ab"]
+        assert (first["aud"], second["aud"]) == ("user", "user")
+        assert second["seq"] == first["seq"] + 1

@@ -297,18 +297,6 @@ async def test_anonymous_without_session_tells_only_the_calling_socket(room: Roo
         await other.disconnect()
 
 
-@pytest.fixture
-async def redis_fanout(settings: Any, redis_url: str) -> AsyncIterator[None]:
-    """Fan-out through the real Redis broker (what several daphne processes share)."""
-    from mizan_channels import hub
-
-    settings.MIZAN_REDIS_URL = redis_url
-    hub.reset()
-    yield
-    await hub.get_hub().close()
-    hub.reset()
-
-
 async def test_three_sockets_over_the_redis_broker(redis_fanout: None, room: Room) -> None:
     frames = await call_in_order(room.ann1, "touch_both")
     assert sorted(keys(frames[:-1]), key=str) == sorted([MINE, BOARD], key=str)

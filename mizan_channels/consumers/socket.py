@@ -509,9 +509,6 @@ class MizanConsumer(IdentityMixin):
     def on_event(self, stream: str, epoch: str, seq: int, event: Event) -> None:
         if not self.session.accept(stream, epoch, seq):
             return
-        if event.kind == "ctl":
-            self._spawn(self._control(event.body))
-            return
         if event.kind == "inv":
             aud = self.audiences.get(stream)
             if aud is not None:
@@ -530,6 +527,10 @@ class MizanConsumer(IdentityMixin):
                 buffer.append(frame)
             else:
                 self._queue(frame, True)
+
+    def on_control(self, stream: str, event: Event) -> None:
+        if stream in self.audiences:
+            self._spawn(self._control(event.body))
 
     def on_resync(self, stream: str, epoch: str, seq: int) -> None:
         self.session.cursors[stream] = Cursor(epoch, seq)  # the new position, replacing any
