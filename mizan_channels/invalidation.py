@@ -47,7 +47,9 @@ def key_of(target: str | Callable[..., Any]) -> Key:
 
 
 def keys_for(spec: FunctionSpec) -> list[Key]:
-    return [key_of(t) for t in spec.affects]
+    """The mutation's keys in declaration order, each once: the caller gets exactly one `inv`
+    per key (protocol.md), even from `affects=["user", "user"]`."""
+    return _dedupe(key_of(t) for t in spec.affects)
 
 
 def is_shared(key: Key) -> bool:

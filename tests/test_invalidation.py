@@ -18,7 +18,8 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.test import AsyncClient
 
-from mizan_channels import ainvalidate, invalidate
+from mizan_channels import ainvalidate, client, invalidate, register
+from mizan_channels.registry import registry
 from mizan_channels.testing import MizanCommunicator
 from tests.conftest import TIMEOUT
 from tests.test_cache import use_backend
@@ -135,6 +136,27 @@ async def test_caller_gets_each_key_once_before_ok(room: Room) -> None:
     assert await invs(room.ann1) == []
     assert keys(await invs(room.ann2)) in ([MINE, BOARD], [BOARD, MINE])
     assert keys(await invs(room.bob1)) == [BOARD]
+
+
+async def test_a_key_named_twice_in_affects_is_sent_once(room: Room) -> None:
+    # protocol.md: the caller receives exactly one `inv` for each key (and HTTP's `inv`
+    # lists each once), however the declaration spells it.
+    @client(websocket=True, affects=["mine", "mine", clients.board, clients.board])
+    def touch_twice(request) -> bool:  # type: ignore[no-untyped-def]
+        return True
+
+    register(touch_twice, "touch_twice")
+    try:
+        frames = await call_in_order(room.ann1, "touch_twice")
+        assert sorted(keys(frames[:-1]), key=str) == sorted([MINE, BOARD], key=str)
+        http = AsyncClient()
+        await http.aforce_login(room.ann)
+        r = await http.post("/api/mizan/call/touch_twice", b"{}", content_type="application/json")
+        assert r.json()["inv"] == [MINE, BOARD]
+    finally:
+        registry.functions.pop("touch_twice")
+    for socket in room.sockets:
+        await invs(socket)
 
 
 async def test_failing_mutation_invalidates_nothing(room: Room, backend: str) -> None:
