@@ -14,17 +14,19 @@ from django.contrib.auth import get_user_model
 from django.core import signing
 
 from . import conf
-from .exceptions import Unauthorized
+from .exceptions import MizanError, ServerError, Unauthorized
 from .identity import session_stream
 from .threads import threaded
 
 SALT = "mizan_channels.mwt"
 
 
-def _signer() -> signing.TimestampSigner:
+def _signer(missing: type[MizanError] = Unauthorized) -> signing.TimestampSigner:
+    """The token signer. Without a secret, raises `missing`: a token can't be verified
+    (`unauthorized`), or can't be issued, which is the server's fault, not the user's."""
     secret = conf.get().MWT_SECRET
     if not secret:
-        raise Unauthorized("Socket tokens are not configured (MIZAN_MWT_SECRET).")
+        raise missing("Socket tokens are not configured (MIZAN_MWT_SECRET).")
     return signing.TimestampSigner(key=secret, salt=SALT)
 
 
@@ -36,11 +38,12 @@ def _auth_hash(user: Any) -> str:
 def issue(user: Any, session_key: str | None = None) -> tuple[str, int]:
     """A token for `user` and its expiry (unix seconds). Given the session it was issued
     in, the token carries that session's stream (a digest, never the key), so sockets it
-    authenticates hear that session's sign-out."""
+    authenticates hear that session's sign-out. Raises ServerError when MIZAN_MWT_SECRET is
+    not set."""
     payload = {"u": str(user.pk), "h": _auth_hash(user)[:32]}
     if session_key:
         payload["s"] = session_stream(session_key)
-    token = _signer().sign_object(payload, compress=False)
+    token = _signer(ServerError).sign_object(payload, compress=False)
     return token, int(time.time()) + conf.get().MWT_TTL
 
 

@@ -166,7 +166,10 @@ async def mwt_view(request: HttpRequest) -> HttpResponse:
     await resolve_user(request)
     if not is_authenticated(request.user):
         return error_response(Unauthorized())
-    token, expires = await mwt.aissue(request.user, request.session.session_key)
+    try:
+        token, expires = await mwt.aissue(request.user, request.session.session_key)
+    except MizanError as exc:  # no MIZAN_MWT_SECRET: a JSON error like every other
+        return error_response(exc)
     response = json_response(protocol.dumps({"token": token, "expires": expires}))
     response["Cache-Control"] = "no-store"
     return response

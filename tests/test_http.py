@@ -198,6 +198,18 @@ def test_mwt_issue_requires_login(client: Client, users: dict[str, User]) -> Non
     assert r["Cache-Control"] == "no-store"
 
 
+def test_mwt_issue_without_a_secret_is_a_json_server_error(
+    client: Client, users: dict[str, User], settings: Any
+) -> None:
+    # Every HTTP failure carries the protocol's `{"error": ...}` body (protocol.md), and a
+    # signed-in user must not be told `unauthorized` (a client would think it signed out).
+    settings.MIZAN_MWT_SECRET = ""
+    client.force_login(users["active"])
+    r = client.get("/api/mizan/mwt")
+    assert (r.status_code, error_of(r)) == (500, "server_error")
+    assert "MIZAN_MWT_SECRET" in r.json()["error"]["message"]
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_two_slow_sync_calls_run_concurrently() -> None:
     """Both calls must be inside the function at once to pass the barrier."""
