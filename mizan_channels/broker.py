@@ -389,10 +389,10 @@ class RedisBackend:
         if upto <= after:
             current = await self.client.hget(self.key(stream), "epoch")
             return [] if current is not None and _text(current) == epoch else None
-        pipe = self.client.pipeline(transaction=True)
-        pipe.hget(self.key(stream), "epoch")
-        pipe.xrange(self.history_key(stream), f"{after + 1}-1", f"{upto}-1")
-        current, rows = await pipe.execute()
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.hget(self.key(stream), "epoch")
+            pipe.xrange(self.history_key(stream), f"{after + 1}-1", f"{upto}-1")
+            current, rows = await pipe.execute()
         if current is None or _text(current) != epoch:
             return None
         entries = [

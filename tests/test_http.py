@@ -106,6 +106,14 @@ def test_too_large_body_413(client: Client, settings: Any) -> None:
     assert (r.status_code, error_of(r)) == (413, "too_large")
 
 
+@pytest.mark.parametrize("length", ["-1", "12abc"])
+def test_a_malformed_content_length_is_bad_frame(client: Client, length: str) -> None:
+    r = client.post(
+        URL + "echo", data=b"{}", content_type="application/json", CONTENT_LENGTH=length
+    )
+    assert (r.status_code, error_of(r)) == (400, "bad_frame")
+
+
 def test_user_exception_is_server_error_without_traceback(
     client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
