@@ -10,8 +10,8 @@
   listeners to resync. A stream joined while Redis is down is held locally and subscribed
   (with a resync) when Redis returns: an outage degrades delivery, it never refuses a socket.
 
-The backend is chosen by `MIZAN_REDIS_URL`, or the host of a channels_redis layer in
-`CHANNEL_LAYERS`; otherwise local.
+The backend is chosen by `MIZAN_REDIS_URL`, or the host of a channels_redis layer (or of a
+subclass, such as `mizan_channels.layers`') in `CHANNEL_LAYERS`; otherwise local.
 """
 
 from __future__ import annotations
@@ -128,7 +128,7 @@ def redis_url() -> str:
     if url:
         return url
     layer = getattr(settings, "CHANNEL_LAYERS", {}).get("default", {})
-    if "channels_redis" in str(layer.get("BACKEND", "")):
+    if is_channels_redis(str(layer.get("BACKEND", ""))):
         hosts = layer.get("CONFIG", {}).get("hosts") or ["redis://127.0.0.1:6379"]
         host = hosts[0]
         if isinstance(host, dict):
@@ -137,6 +137,24 @@ def redis_url() -> str:
             host = f"redis://{host[0]}:{host[1]}"
         return str(host)
     return ""
+
+
+@functools.lru_cache(maxsize=8)
+def is_channels_redis(backend: str) -> bool:
+    """Whether the layer class `backend` names is channels_redis's or a subclass of one:
+    mizan's own (`mizan_channels.layers.RedisPubSubChannelLayer`, whose dotted path doesn't
+    say channels_redis) and a project's own. A path that doesn't import is not."""
+    if "channels_redis" in backend:
+        return True
+    from django.utils.module_loading import import_string
+
+    try:
+        cls = import_string(backend)
+    except ImportError:
+        return False
+    return isinstance(cls, type) and any(
+        c.__module__.split(".")[0] == "channels_redis" for c in cls.__mro__
+    )
 
 
 def make_backend() -> Backend:

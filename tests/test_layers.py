@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
 from channels.layers import get_channel_layer
+from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from tests.conftest import TIMEOUT
 from tests.servers import RedisServer
@@ -101,3 +102,44 @@ async def test_redis_layers_forward_once(
         assert await asyncio.wait_for(layer.receive(channel), TIMEOUT) == CHAT
         await c.assert_nothing()
         await layer.flush()
+
+
+@pytest.mark.parametrize("backend", ["RedisPubSubChannelLayer", "RedisChannelLayer"])
+@pytest.mark.parametrize(
+    "host", ["redis://127.0.0.1:1/4", {"address": "redis://127.0.0.1:1/4"}, ("127.0.0.1", 1)]
+)
+def test_mizans_redis_layers_give_the_fanout_its_redis(
+    backend: str, host: Any, settings: Any
+) -> None:
+    """Without MIZAN_REDIS_URL, the fan-out follows the layer's Redis for mizan's own layers
+    as for channels_redis's (README, Settings): else each daphne process fans out alone, and
+    a group_send or a push reaches only the subscribers of the process that made it."""
+    from mizan_channels import broker
+
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": f"mizan_channels.layers.{backend}", "CONFIG": {"hosts": [host]}}
+    }
+    expected = "redis://127.0.0.1:1" if isinstance(host, tuple) else "redis://127.0.0.1:1/4"
+    assert broker.redis_url() == expected
+
+
+def test_a_layer_of_the_projects_own_on_channels_redis_gives_the_fanout_its_redis(
+    settings: Any,
+) -> None:
+    from mizan_channels import broker
+
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "tests.test_layers.ProjectLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:1/4"]},
+        }
+    }
+    assert broker.redis_url() == "redis://127.0.0.1:1/4"
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "mizan_channels.layers.InMemoryChannelLayer"}}
+    assert broker.redis_url() == ""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "no_such_module.Layer"}}
+    assert broker.redis_url() == ""
+
+
+class ProjectLayer(RedisPubSubChannelLayer):
+    """A project's own subclass of a channels_redis layer."""
