@@ -293,8 +293,12 @@ CORE = "channels_redis.core.RedisChannelLayer"
     "host",
     ["redis://127.0.0.1:6379", {"address": "redis://127.0.0.1:6379"}, {"socket_timeout": 5}],
 )
-def test_core_redis_layer_without_a_longer_socket_timeout_warns(settings: Any, host: Any) -> None:
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": CORE, "CONFIG": {"hosts": [host]}}}
+@pytest.mark.parametrize("backend", [CORE, "mizan_channels.layers.RedisChannelLayer"])
+def test_core_redis_layer_without_a_longer_socket_timeout_warns(
+    settings: Any, host: Any, backend: str
+) -> None:
+    """mizan's subclass of the core layer (README, ReactChannel) blocks in BRPOP the same."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": backend, "CONFIG": {"hosts": [host]}}}
     found = check_layers()
     assert ids(found) == ["mizan_channels.W018"] and "socket_timeout" in str(found[0].hint)
 
@@ -305,7 +309,10 @@ def test_core_redis_layer_without_a_longer_socket_timeout_warns(settings: Any, h
         {"BACKEND": CORE, "CONFIG": {"hosts": [{"address": "redis://h", "socket_timeout": 10}]}},
         {"BACKEND": CORE, "CONFIG": {"hosts": ["redis://h:6379/0?socket_timeout=10"]}},
         {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer"},
+        {"BACKEND": "mizan_channels.layers.RedisPubSubChannelLayer"},
         {"BACKEND": "channels.layers.InMemoryChannelLayer"},
+        {"BACKEND": "mizan_channels.layers.InMemoryChannelLayer"},
+        {"BACKEND": "no_such_module.Layer"},
     ],
 )
 def test_layers_that_keep_idle_consumers_pass(settings: Any, layer: dict[str, Any]) -> None:

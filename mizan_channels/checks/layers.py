@@ -9,6 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 from django.conf import settings
 from django.core import checks
 
+from ..broker import is_channels_redis
+
 CORE_LAYER = "channels_redis.core.RedisChannelLayer"
 #: channels_redis's core layer blocks in BRPOP for this long in every idle `receive()`.
 BRPOP_SECONDS = 5
@@ -37,6 +39,24 @@ def _socket_timeout(host: Any) -> float | None:
         return None
 
 
+def _is_core_layer(backend: str) -> bool:
+    """channels_redis's core layer or a subclass: mizan_channels.layers.RedisChannelLayer, or
+    a project's own. A path that doesn't import is Channels' error to report, not ours."""
+    if backend == CORE_LAYER:
+        return True
+    if not backend.startswith("channels_redis") and not is_channels_redis(backend):
+        return False
+    from django.utils.module_loading import import_string
+
+    try:
+        from channels_redis.core import RedisChannelLayer
+
+        cls = import_string(backend)
+    except ImportError:
+        return False
+    return isinstance(cls, type) and issubclass(cls, RedisChannelLayer)
+
+
 @checks.register()
 def check_layers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     """redis-py 8 made `socket_timeout` default to 5 s, the core layer's BRPOP wait: every
@@ -46,7 +66,7 @@ def check_layers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
         return []
     out: list[checks.CheckMessage] = []
     for alias, layer in getattr(settings, "CHANNEL_LAYERS", {}).items():
-        if layer.get("BACKEND") != CORE_LAYER:
+        if not _is_core_layer(str(layer.get("BACKEND", ""))):
             continue
         hosts = layer.get("CONFIG", {}).get("hosts") or ["redis://127.0.0.1:6379"]
         short = [h for h in hosts if (_socket_timeout(h) or BRPOP_SECONDS) <= BRPOP_SECONDS]
@@ -57,8 +77,9 @@ def check_layers(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMes
                     f"whose {BRPOP_SECONDS} s default socket_timeout equals the layer's "
                     "blocking read: every consumer of yours idle for 5 s dies with TimeoutError.",
                     hint='Give each host a longer timeout, e.g. {"address": REDIS_URL, '
-                    '"socket_timeout": 10}, or use channels_redis.pubsub.'
-                    "RedisPubSubChannelLayer (docs/deployment.md).",
+                    '"socket_timeout": 10}, or use the pub/sub layer: '
+                    "mizan_channels.layers.RedisPubSubChannelLayer (or channels_redis.pubsub's) "
+                    "(docs/deployment.md).",
                     id="mizan_channels.W018",
                 )
             )
