@@ -112,7 +112,28 @@ class MizanCommunicator(WebsocketCommunicator):  # type: ignore[misc]
             async with self._read_lock:
                 if any(match is None or match(f) for f in self._backlog):
                     continue
-                self._backlog.append(protocol.loads(await self.receive_from(left)))
+                text = await self._receive_text(left)
+                if text is not None:
+                    self._backlog.append(protocol.loads(text))
+
+    async def _receive_text(self, timeout: float) -> str | None:
+        """The next text frame, or None after `timeout`. Not `receive_from`: asgiref's
+        `receive_output` cancels the application when its timeout passes, so a test that
+        waited in vain would lose its socket and end in TimeoutError and then CancelledError
+        at disconnect, never saying what it waited for."""
+        try:
+            async with asyncio.timeout(timeout):
+                message = await self.output_queue.get()
+        except TimeoutError:
+            if self.future.done():
+                self.future.result()  # the application failed: its own exception
+            return None
+        if message["type"] == "websocket.close":
+            raise AssertionError(f"the socket closed (code {message.get('code')})")
+        assert message["type"] == "websocket.send" and isinstance(message.get("text"), str), (
+            f"expected a text frame, got {message!r}"
+        )
+        return str(message["text"])
 
     async def request(self, frame: dict[str, Any]) -> dict[str, Any]:
         """Send `frame` with a fresh id; return the reply frame (`ok`, `err` or `pong`)."""

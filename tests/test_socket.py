@@ -52,6 +52,18 @@ async def test_hello_carries_the_ir_digest_the_generator_uses() -> None:
         assert c.hello["ir"] == codegen.digest(build_ir())
 
 
+async def test_a_frame_that_never_comes_fails_the_wait_and_keeps_the_socket() -> None:
+    """MizanCommunicator (README, Testing): waiting in vain is an AssertionError naming what
+    arrived instead, not asgiref's timeout, which cancels the application (TimeoutError, then
+    CancelledError from the disconnect at the end of `async with`)."""
+    async with sock() as c:
+        await c.call("echo", text="early")
+        await c.request({"t": "ping"})
+        with pytest.raises(AssertionError, match="no matching frame within the timeout; got"):
+            await c.next_frame(lambda f: f["t"] == "msg", timeout=0.2)
+        await still_works(c)
+
+
 async def test_sync_and_async_calls() -> None:
     async with sock() as c:
         assert await c.call("echo", text="hi") == {"message": "hi"}
