@@ -94,6 +94,19 @@ def test_presence_ttl_under_twice_the_heartbeat(settings: Any) -> None:
     assert ids(check_settings()) == ["mizan_channels.E017"]
 
 
+def test_a_typo_elsewhere_does_not_hide_the_presence_ttl_error(settings: Any) -> None:
+    """W016 is a warning: E017 must still be reported, and stop wrap_asgi (daphne)."""
+    from django.core.exceptions import ImproperlyConfigured
+
+    from mizan_channels import wrap_asgi
+
+    settings.MIZAN_PRESENCE_TTL = 6
+    settings.MIZAN_RESUBSCRIBE_WITHN = 10
+    assert sorted(ids(check_settings())) == ["mizan_channels.E017", "mizan_channels.W016"]
+    with pytest.raises(ImproperlyConfigured, match="E017"):
+        wrap_asgi(lambda *a: None)
+
+
 def test_a_misspelt_setting_is_named_with_the_one_meant(settings: Any) -> None:
     settings.MIZAN_MAX_FRAME_BYTE = 1000
     (found,) = check_settings()

@@ -108,8 +108,10 @@ def _unknown_settings() -> list[checks.CheckMessage]:
 @checks.register()
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
     s = conf.get()
-    out: list[checks.CheckMessage] = [*_bad_numbers(s), *_unknown_settings()]
-    if not out and s.PRESENCE_TTL < 2 * s.PRESENCE_HEARTBEAT:
+    bad_numbers = _bad_numbers(s)
+    out: list[checks.CheckMessage] = [*bad_numbers, *_unknown_settings()]
+    # Compared only when both are numbers; a typo'd other setting (W016) must not hide it.
+    if not bad_numbers and s.PRESENCE_TTL < 2 * s.PRESENCE_HEARTBEAT:
         out.append(
             checks.Error(
                 f"MIZAN_PRESENCE_TTL ({s.PRESENCE_TTL}) is less than twice "
