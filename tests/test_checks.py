@@ -258,6 +258,20 @@ def test_asgi_application_that_does_not_import(settings: Any) -> None:
     assert found[0].level == checks.WARNING  # never stops `migrate` in a release step
 
 
+def test_asgi_application_refused_for_mizans_settings_is_not_w031_too(
+    settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """asgi.py's wrap_asgi() refusing a setting error (E017 here) is reported once, by the
+    settings check, not again as W031 with a hint to call the wrap_asgi() it called."""
+    from mizan_channels import wrap_asgi
+    from mizan_channels.checks import wiring
+
+    settings.MIZAN_PRESENCE_TTL = 6
+    monkeypatch.setattr(wiring, "import_string", lambda path: wrap_asgi(lambda *a: None))
+    assert check_asgi() == []
+    assert ids(check_settings()) == ["mizan_channels.E017"]
+
+
 def test_asgi_application_without_the_socket_warns(
     settings: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -56,8 +56,14 @@ def check_asgi(app_configs: Any = None, **kwargs: Any) -> list[checks.CheckMessa
         return _asgi_unset()
     if not _serves_asgi():
         return []
+    from ..consumers.routing import StartRefused
+
     try:
         import_string(path)
+    except StartRefused:
+        # wrap_asgi refused mizan's settings: check_settings/check_secrets report each error
+        # with its own id and hint; W031's "call wrap_asgi()" would only repeat it, wrongly.
+        return []
     except Exception as exc:  # whatever asgi.py raises stops the server the same way
         # A warning: checks run before `migrate` too, and an asgi.py that needs the web
         # container's environment must not stop a release step elsewhere.

@@ -65,11 +65,15 @@ def wrap_asgi(
     )
 
 
+class StartRefused(ImproperlyConfigured):
+    """wrap_asgi refused mizan's settings: errors the system checks report themselves."""
+
+
 def _refuse_to_start_misconfigured() -> None:
     from ..checks import check_secrets, check_settings
 
     errors = [m for m in [*check_secrets(), *check_settings()] if m.is_serious()]
     if errors:
-        raise ImproperlyConfigured(
+        raise StartRefused(
             "mizan-channels can't start: " + " ".join(f"{m.msg} ({m.id}) {m.hint}" for m in errors)
         )
