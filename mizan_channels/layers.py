@@ -18,6 +18,7 @@ transaction too (Channels' semantics).
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 from channels.layers import InMemoryChannelLayer as _InMemory
@@ -26,6 +27,8 @@ from pydantic import ValidationError as PydanticValidationError
 from . import broker
 from .hub import Event, get_hub, has_hub
 from .registry import registry
+
+logger = logging.getLogger("mizan_channels")
 
 __all__ = ["ForwardingMixin", "InMemoryChannelLayer", "forward"]  # and the two Redis layers, lazily
 
@@ -49,6 +52,8 @@ async def forward(group: str, message: dict[str, Any]) -> int:
             # open Redis connections that outlive the loop. The sync publisher has none.
             await asyncio.to_thread(broker.publish_sync, stream, event, cls.history)
         pushed += 1
+    if not pushed:  # a misspelt field, or a message meant for the project's own consumers
+        logger.debug("group_send to %r fits no channel's DjangoMessage: not pushed", group)
     return pushed
 
 
