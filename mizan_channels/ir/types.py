@@ -61,6 +61,16 @@ _FORMATTED: list[tuple[type, str]] = [
     (ipaddress.IPv4Address, "ipv4"),
     (ipaddress.IPv6Address, "ipv6"),
 ]
+#: Pydantic's date/time classes: plain classes at run time (annotations only for type
+#: checkers), validated and written exactly like the datetime/date they refine.
+_PYDANTIC_TEMPORAL = {
+    "AwareDatetime": "datetime",
+    "NaiveDatetime": "datetime",
+    "PastDatetime": "datetime",
+    "FutureDatetime": "datetime",
+    "PastDate": "date",
+    "FutureDate": "date",
+}
 _LISTS = {list, collections.abc.Sequence, collections.abc.MutableSequence}
 _SETS = {set, frozenset, collections.abc.Set, collections.abc.MutableSet}
 _MAPS = {dict, collections.abc.Mapping, collections.abc.MutableMapping}
@@ -163,7 +173,9 @@ class TypeWalker:
             inner = self.shape(arms[0], where, meta)
         else:
             inner = UnionOf(tuple(self.shape(a, where) for a in arms), disc)
-        return OptionalOf(inner) if nullable else inner
+        if not nullable or isinstance(inner, OptionalOf) or inner == Primitive("null"):
+            return inner  # already admits null: `optional { optional ... }` says nothing more
+        return OptionalOf(inner)
 
     def _literal(self, values: tuple[Any, ...], where: str, tp: Any) -> Shape:
         out: list[str | int | bool] = []
@@ -178,6 +190,8 @@ class TypeWalker:
                 raise IRExportError(
                     f"{where}: {tp!r} holds {raw!r}; Literal values must be str, int or bool."
                 )
+        if not out:  # `Literal[None]`: only null; an empty enum would admit nothing
+            return Primitive("null")
         shape = EnumOf(tuple(out))
         return OptionalOf(shape) if nullable else shape
 
@@ -220,6 +234,8 @@ class TypeWalker:
             if issubclass(cls, base):
                 return Primitive("str", Constraints(format=fmt))
         module = getattr(cls, "__module__", "")
+        if module.startswith("pydantic") and cls.__name__ in _PYDANTIC_TEMPORAL:
+            return Primitive(_PYDANTIC_TEMPORAL[cls.__name__])
         if module.startswith("pydantic"):
             known = {"EmailStr": "email", "NameEmail": "name-email"}.get(cls.__name__)
             if known is None and "Url" in cls.__name__:
