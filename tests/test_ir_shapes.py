@@ -6,10 +6,28 @@ from __future__ import annotations
 import datetime
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, FutureDate, NaiveDatetime, PastDate
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    FutureDate,
+    NaiveDatetime,
+    PastDate,
+)
+from pydantic.alias_generators import to_camel
 
 from mizan_channels import client
-from mizan_channels.ir.model import DefaultValue, OptionalOf, Primitive, Struct
+from mizan_channels.ir.model import (
+    Alias,
+    DefaultValue,
+    ListOf,
+    OptionalOf,
+    Primitive,
+    Ref,
+    Struct,
+    UnionOf,
+)
 from tests.ir_helpers import fresh, ir, named
 
 
@@ -53,3 +71,39 @@ def test_a_nullable_already_optional_annotation_is_one_optional() -> None:
     nested = named(ir(fresh(nest)), "Nested")
     assert isinstance(nested, Struct)
     assert nested.fields[0].shape == OptionalOf(Primitive("int"))
+
+
+class Camel(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, serialize_by_alias=True)
+
+
+class Cat(Camel):
+    pet_kind: Literal["cat"] = "cat"
+
+
+class Dog(Camel):
+    pet_kind: Literal["dog"] = "dog"
+
+
+class Owner(Camel):
+    pet: Cat | Dog = Field(discriminator="pet_kind")
+
+
+def test_a_discriminator_is_named_as_the_arms_name_the_field() -> None:
+    @client
+    def adopt(request, o: Owner) -> Owner:
+        return o
+
+    @client
+    def pets(request) -> list[Annotated[Cat | Dog, Field(discriminator="pet_kind")]]:
+        return []
+
+    doc = ir(fresh(adopt, pets))
+    cat = named(doc, "Cat")
+    assert isinstance(cat, Struct) and cat.fields[0].name == "petKind"
+    owner = named(doc, "Owner")
+    assert isinstance(owner, Struct)
+    assert owner.fields[0].shape == UnionOf((Ref("Cat"), Ref("Dog")), "petKind")
+    assert named(doc, "PetsOutput") == Alias(
+        "PetsOutput", ListOf(UnionOf((Ref("Cat"), Ref("Dog")), "petKind"))
+    )

@@ -14,12 +14,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from pydantic import BaseModel
 
 from ..client import pascal
 from ..registry import FunctionSpec, Registry
+from .discriminators import DiscriminatorNames
 from .model import (
     Affect,
     Alias,
@@ -38,6 +39,8 @@ from .model import (
     keyword,
 )
 from .types import IRExportError, TypeWalker, doc_of, path_of
+
+_HasOutput = TypeVar("_HasOutput", Function, Form)
 
 
 def build_ir(registry: Registry | None = None) -> Document:
@@ -74,12 +77,21 @@ def build_ir(registry: Registry | None = None) -> Document:
         build_form(name, cls, walker, registry) for name, cls in sorted(registry.forms.items())
     )
     types = _settle_wire_names(walker.types, built_functions, built_channels, built_forms)
+    wire = DiscriminatorNames(types, walker.pynames)
     return Document(
-        types=tuple(sorted(types.values(), key=lambda t: (keyword(t), t.name))),
-        functions=built_functions,
+        types=tuple(sorted((wire.named(t) for t in types.values()), key=_decl_key)),
+        functions=tuple(_with_output(f, wire) for f in built_functions),
         channels=built_channels,
-        forms=built_forms,
+        forms=tuple(_with_output(f, wire) for f in built_forms),
     )
+
+
+def _decl_key(t: NamedType) -> tuple[str, str]:
+    return keyword(t), t.name
+
+
+def _with_output(decl: _HasOutput, wire: DiscriminatorNames) -> _HasOutput:
+    return replace(decl, output=wire.shape(decl.output)) if decl.output is not None else decl
 
 
 def _within(where: str, build: Callable[..., Any], *args: Any) -> Any:

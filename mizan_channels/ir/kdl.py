@@ -44,7 +44,8 @@ Shapes (written on one line; every child inside `{ }` ends with `;`)
     map [LIMITS] { SHAPE; }                JSON object with string keys
     optional { SHAPE; }                    may be null
     enum VALUE*                            one of these literals (`Literal[...]`)
-    union [discriminator=STR] { SHAPE; SHAPE; ... }   two or more arms, declared order
+    union [discriminator=STR] { SHAPE; SHAPE; ... }   two or more arms, declared order;
+                                           STR is the tag field's NAME in the arm structs
     LIMITS := [min-length=INT] [max-length=INT] [pattern=STR] [gt=NUM] [ge=NUM] [lt=NUM]
               [le=NUM] [multiple-of=NUM] [max-digits=INT] [decimal-places=INT] [format=STR]
         NUM is an int or float, or a string for decimal/date bounds. Only `primitive`,

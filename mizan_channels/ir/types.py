@@ -105,6 +105,8 @@ class TypeWalker:
         self.owners: dict[str, tuple[Any, str]] = {}
         self.by_class: dict[Any, str] = {}
         self.forced: dict[Any, str] = {}
+        #: struct name -> its fields' Python names, in field order (for discriminators).
+        self.pynames: dict[str, tuple[str, ...]] = {}
 
     # Names --------------------------------------------------------------------------------
 
@@ -311,6 +313,7 @@ class TypeWalker:
                 )
             )
         self.types[name] = Struct(name, tuple(fields), doc_of(cls))
+        self.pynames[name] = tuple(cls.model_fields)
         return name
 
 
