@@ -4,7 +4,7 @@ shape shared/design/ir.md gives it, and round-trips (tests/ir_helpers.ir checks 
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Literal, NewType
 
 from pydantic import (
     AwareDatetime,
@@ -16,10 +16,12 @@ from pydantic import (
     PastDate,
 )
 from pydantic.alias_generators import to_camel
+from typing_extensions import TypeAliasType
 
 from mizan_channels import client
 from mizan_channels.ir.model import (
     Alias,
+    Constraints,
     DefaultValue,
     ListOf,
     OptionalOf,
@@ -107,3 +109,29 @@ def test_a_discriminator_is_named_as_the_arms_name_the_field() -> None:
     assert named(doc, "PetsOutput") == Alias(
         "PetsOutput", ListOf(UnionOf((Ref("Cat"), Ref("Dog")), "petKind"))
     )
+
+
+UserId = NewType("UserId", int)
+Tags = TypeAliasType("Tags", list[str])  # `type Tags = list[str]` on Python 3.12+
+
+
+class Profile(BaseModel):
+    owner: UserId
+    tags: Tags = []
+    few: Annotated[Tags, Field(max_length=3)] = []
+
+
+def test_named_aliases_and_new_types_are_alias_declarations() -> None:
+    @client
+    def profile(request, p: Profile) -> Tags:
+        return []
+
+    doc = ir(fresh(profile))
+    assert named(doc, "UserId") == Alias("UserId", Primitive("int"))
+    assert named(doc, "Tags") == Alias("Tags", ListOf(Primitive("str")))
+    fields = {f.name: f.shape for f in named(doc, "Profile").fields}  # type: ignore[union-attr]
+    assert fields["owner"] == Ref("UserId")
+    assert fields["tags"] == Ref("Tags")
+    # A ref carries no limits, so a limited use keeps its shape inline with the limit.
+    assert fields["few"] == ListOf(Primitive("str"), Constraints(max_length=3))
+    assert doc.functions[0].output == Ref("Tags")

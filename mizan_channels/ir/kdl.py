@@ -32,7 +32,9 @@ Named types
         three is required.
     enum NAME VALUE* [doc=STR]             from an Enum class; VALUE is a string, int or bool
     alias NAME [doc=STR] { SHAPE; }        named shape: `-> list[T]` outputs, RootModels,
-                                           channels with several message models
+                                           channels with several message models, `type X =`
+                                           aliases and NewTypes (inlined where a use adds
+                                           limits, since a ref carries none)
 
 Shapes (written on one line; every child inside `{ }` ends with `;`)
 -------------------------------------------------------------------

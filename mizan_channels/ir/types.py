@@ -26,6 +26,7 @@ from pydantic import BaseModel, RootModel
 from .errors import IRExportError
 from .fields import constrain, default_of, input_name, read_meta
 from .model import (
+    NO_CONSTRAINTS,
     Alias,
     Constraints,
     EnumOf,
@@ -78,6 +79,16 @@ _UNIONS = {typing.Union, types.UnionType}
 _ALIAS_TYPES = tuple(
     t for t in (getattr(typing, "TypeAliasType", None), typing_extensions.TypeAliasType) if t
 )
+
+
+def _named_alias_target(tp: Any) -> Any:
+    """What a named alias (`type X = ...`, its backport, or a `NewType`) stands for; None
+    for anything else."""
+    if type(tp).__name__ == "TypeAliasType" and isinstance(tp, _ALIAS_TYPES):
+        return tp.__value__
+    if isinstance(tp, typing.NewType):
+        return tp.__supertype__
+    return None
 
 
 def path_of(obj: Any) -> str:
@@ -140,8 +151,11 @@ class TypeWalker:
             inner, *extra = typing.get_args(tp)
             return self.shape(inner, where, (*meta, *extra))
         constraints, discriminator = read_meta(meta)
-        if type(tp).__name__ == "TypeAliasType" and isinstance(tp, _ALIAS_TYPES):
-            return self.shape(tp.__value__, where, meta)  # `type X = ...` (3.12+ or backport)
+        named_alias = _named_alias_target(tp)
+        if named_alias is not None:
+            if constraints != NO_CONSTRAINTS:  # limits on a ref aren't said: keep them inline
+                return self.shape(named_alias, where, meta)
+            return Ref(self.named_alias(tp, named_alias, where))
         if origin in _UNIONS:
             return self._union(typing.get_args(tp), where, meta, discriminator)
         if origin is typing.Literal:
@@ -267,6 +281,18 @@ class TypeWalker:
             values.append(member.value)
         self.by_class[cls] = name
         self.types[name] = EnumType(name, tuple(values), doc_of(cls))
+        return name
+
+    def named_alias(self, alias: Any, target: Any, where: str) -> str:
+        """`type Tags = list[str]` or `NewType("UserId", int)`: an IR alias of that name,
+        referred to by name (so a recursive `type` alias ends in a ref to itself)."""
+        if alias in self.by_class:
+            return self.by_class[alias]
+        name: str = alias.__name__
+        self.claim(name, alias, f"{getattr(alias, '__module__', '?')}.{name}")
+        self.by_class[alias] = name
+        shape = self.shape(target, f"{where}: alias {name}")
+        self.types[name] = Alias(name, shape)
         return name
 
     def root_model(self, cls: type[RootModel[Any]], where: str) -> str:
