@@ -249,3 +249,30 @@ FORM = Form(
 def test_form_initial_json_round_trips() -> None:
     doc = Document(types=(Struct("FFields"),), forms=(FORM,))
     assert parse(emit(doc)) == doc
+
+
+def test_a_field_name_is_declared_once_per_struct_and_form() -> None:
+    e = error(
+        """\
+        mizan version=1
+        struct "S" {
+            field "a" { primitive "str"; }
+            field "a" { primitive "int"; }
+        }
+        """
+    )
+    assert e.line == 4 and "field 'a' is declared twice" in e.message
+    e = error(
+        """\
+        mizan version=1
+        form "f" {
+            fields "S"
+            field "a"
+            field "a"
+        }
+        struct "S" {
+            field "a" { primitive "str"; }
+        }
+        """
+    )
+    assert e.line == 5 and "form field 'a' is declared twice" in e.message

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 from typing import Annotated, Literal, NewType
 
+import pytest
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -19,6 +20,7 @@ from pydantic.alias_generators import to_camel
 from typing_extensions import TypeAliasType
 
 from mizan_channels import client
+from mizan_channels.ir import IRExportError
 from mizan_channels.ir.model import (
     Alias,
     Constraints,
@@ -135,3 +137,17 @@ def test_named_aliases_and_new_types_are_alias_declarations() -> None:
     # A ref carries no limits, so a limited use keeps its shape inline with the limit.
     assert fields["few"] == ListOf(Primitive("str"), Constraints(max_length=3))
     assert doc.functions[0].output == Ref("Tags")
+
+
+class Clash(BaseModel):
+    first: int = Field(alias="second")
+    second: int
+
+
+def test_two_fields_under_one_wire_key_fail_the_export() -> None:
+    @client
+    def clash(request, c: Clash) -> None:
+        return None
+
+    with pytest.raises(IRExportError, match=r"'first' and 'second' are both read under"):
+        ir(fresh(clash))

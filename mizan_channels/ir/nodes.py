@@ -146,6 +146,14 @@ class NodeReader:
         if not node.args:
             self.fail(node, f"`{node.name}` needs a quoted name as its first argument")
 
+    def unique(self, names: list[str], nodes: list[Any], what: str) -> None:
+        """A struct's or form's fields are keys of one JSON object: a name appears once."""
+        seen: set[str] = set()
+        for name, node in zip(names, nodes, strict=True):
+            if name in seen:
+                self.fail(node, f"{what} {name!r} is declared twice")
+            seen.add(name)
+
     def ref(self, node: Any, name: str, kinds: tuple[type, ...], what: str) -> str:
         self.refs.append((name, node, kinds, what))
         return name
@@ -262,7 +270,9 @@ class NodeReader:
         doc = node.props.get("doc")
         if node.name == "struct":
             self.check(node, (1, 1), DOC_PROPS, children=True)
-            return Struct(self.name_arg(node), tuple(self.field(c) for c in node.nodes), doc)
+            fields = tuple(self.field(c) for c in node.nodes)
+            self.unique([f.name for f in fields], node.nodes, "field")
+            return Struct(self.name_arg(node), fields, doc)
         if node.name == "enum":
             self.check(node, (1, None), DOC_PROPS)
             values = tuple(

@@ -152,7 +152,9 @@ class _Reader(NodeReader):
         if "output" in kids:
             self.check(kids["output"], (0, 0), {}, children=True)
             out = self.shape(self.one_child(kids["output"]))
-        items = tuple(self.form_field(c) for c in node.nodes if c.name == "field")
+        field_nodes = [c for c in node.nodes if c.name == "field"]
+        items = tuple(self.form_field(c) for c in field_nodes)
+        self.unique([f.name for f in items], field_nodes, "form field")
         return Form(
             self.name_arg(node),
             fields_type,

@@ -338,9 +338,27 @@ class TypeWalker:
                     output_name=out if out != wire else None,
                 )
             )
+        _unique_keys(owner, tuple(cls.model_fields), fields)
         self.types[name] = Struct(name, tuple(fields), doc_of(cls))
         self.pynames[name] = tuple(cls.model_fields)
         return name
+
+
+def _unique_keys(owner: str, pynames: tuple[str, ...], fields: list[Field]) -> None:
+    """Two fields under one wire key (`a = Field(alias="b")` next to `b`) can't both be in
+    one JSON object, and a generator can't declare both: refuse, naming the two fields."""
+    for direction, keys in (
+        ("read", [f.name for f in fields]),
+        ("written", [f.output_name or f.name for f in fields]),
+    ):
+        seen: dict[str, str] = {}
+        for pyname, key in zip(pynames, keys, strict=True):
+            if key in seen:
+                raise IRExportError(
+                    f"{owner}: fields {seen[key]!r} and {pyname!r} are both {direction} under "
+                    f"the key {key!r}. Give one of them another alias."
+                )
+            seen[key] = pyname
 
 
 __all__ = ["IRExportError", "TypeWalker", "doc_of", "path_of"]
