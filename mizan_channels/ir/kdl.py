@@ -92,8 +92,9 @@ Functions, channels, forms
 
 Children of function, channel and form blocks are written in the order listed. The parser
 accepts them in any order, but refuses unknown nodes or properties, a repeated single node,
-a field name given twice in one struct or form, a value of the wrong type, and a NAME that no declaration of the right kind defines,
-reporting the line and column and what was expected.
+a field name given twice in one struct or form, a value of the wrong type, and a NAME that
+no declaration of the right kind defines, reporting the line and column and what was
+expected.
 
 Departures from the design sketch (shared/design/ir.md), and why: `tuple`, `unique`,
 `output-name`, `has-default`, `shared`, `history` and `presence` are additions the registry needs
