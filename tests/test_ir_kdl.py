@@ -42,7 +42,7 @@ SAMPLE = textwrap.dedent(
     form "contact" title="Contact Us" submit-label="Send" {
         fields "ContactFields"
         output { map { primitive "any"; }; }
-        field "size" label="Size" initial="s" { choice "s" "Small"; choice 2 "Two"; }
+        field "size" label="Size" initial="s" { choices { choice "s" "Small"; choice 2 "Two"; }; }
         field "tag" label="Tag" dynamic-choices=true
     }
     function "list_rooms" doc="All rooms." {
@@ -276,3 +276,13 @@ def test_a_field_name_is_declared_once_per_struct_and_form() -> None:
         """
     )
     assert e.line == 5 and "form field 'a' is declared twice" in e.message
+
+
+def test_form_choices_sit_in_a_choices_node() -> None:
+    """shared/design/ir.md: choices with labels are `choices { choice "a" "Apple"; }`."""
+    head = 'mizan version=1\nform "f" {\n    fields "S"\n'
+    tail = '}\nstruct "S" {\n    field "a" { primitive "str"; }\n}\n'
+    e = error(head + '    field "a" { choice "x" "X"; }\n' + tail)
+    assert e.line == 4 and "has no child `choice` (known: choices)" in e.message
+    e = error(head + '    field "a" { choices { colour "x"; }; }\n' + tail)
+    assert "`choices` holds only `choice` nodes, got `colour`" in e.message

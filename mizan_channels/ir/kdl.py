@@ -83,7 +83,7 @@ Functions, channels, forms
         FORM-FIELD*                        in form order
     }
     FORM-FIELD := field NAME [label=STR] [help=STR] [widget=STR] [INITIAL] [disabled=true]
-                  [dynamic-choices=true] [{ choice VALUE LABEL; ... }]
+                  [dynamic-choices=true] [{ choices { choice VALUE LABEL; ... }; }]
         INITIAL is `initial=SCALAR`, `initial-json=STR`, or `dynamic-initial=true` (a
         callable gives it per request); `dynamic-choices` marks choices loaded at run time
         (model choice fields, callables); each `choice` gives a JSON scalar value, then its
@@ -293,7 +293,8 @@ def _form_field(f: FormField) -> str:
     if f.dynamic_choices:
         props.append(("dynamic-choices", True))
     choices = [f"choice {value(c.value)} {quote(c.label)}" for c in f.choices]
-    return f"field {quote(f.name)}{_props(props)}{_block(choices)}"
+    kids = ["choices" + _block(choices)] if choices else []
+    return f"field {quote(f.name)}{_props(props)}{_block(kids)}"
 
 
 def _form(f: Form) -> list[str]:

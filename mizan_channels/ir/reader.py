@@ -168,9 +168,12 @@ class _Reader(NodeReader):
     def form_field(self, node: Any) -> FormField:
         self.check(node, (1, 1), FORM_FIELD_PROPS, children=True)
         choices: list[Choice] = []
-        for child in node.nodes:
+        kids = self.singles(node, ("choices",))
+        if "choices" in kids:
+            self.check(kids["choices"], (0, 0), {}, children=True)
+        for child in kids["choices"].nodes if "choices" in kids else ():
             if child.name != "choice":
-                self.fail(child, f"a form field holds only `choice` nodes, got `{child.name}`")
+                self.fail(child, f"`choices` holds only `choice` nodes, got `{child.name}`")
             self.check(child, (2, 2), {})
             self.arg(child, 0, SCALAR, "a JSON scalar value")
             label = self.arg(child, 1, (str,), "a quoted label")

@@ -7,7 +7,7 @@ import type * as T from "./types";
 
 /** SHA-256 of the IR this client was generated from; the server reports its own in
  * `hello`, and `<MizanContext>` warns when they differ. */
-export const IR_DIGEST = "8804a48cf6ce995d43f9a2e19c74d65d465b36ca8f503c7d02e423a9892d9564";
+export const IR_DIGEST = "b964374c199896be9baaee70bc72463f953d309c0e7327007d83b282c34f7eb0";
 
 /** Every function of context "board", by name. */
 export type BoardContextData = {
