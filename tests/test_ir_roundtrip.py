@@ -106,7 +106,9 @@ def documents(draw: st.DrawFn) -> Document:
     for name in structs:
         fields = draw(
             st.lists(
-                st.builds(Field, text, shape, defaults, maybe_text, maybe_text), max_size=4
+                st.builds(Field, text, shape, defaults, maybe_text, maybe_text),
+                max_size=4,
+                unique_by=lambda f: f.name,  # a field name appears once per struct
             ).map(tuple)
         )
         types.append(Struct(name, fields, draw(maybe_text)))
@@ -170,7 +172,7 @@ def documents(draw: st.DrawFn) -> Document:
                 draw(st.none() | shape),
                 draw(maybe_text),
                 draw(maybe_text),
-                tuple(draw(st.lists(form_field, max_size=3))),
+                tuple(draw(st.lists(form_field, max_size=3, unique_by=lambda f: f.name))),
                 draw(maybe_text),
             )
             for name in draw(st.lists(text, unique=True, max_size=2))
