@@ -117,10 +117,14 @@ UserId = NewType("UserId", int)
 Tags = TypeAliasType("Tags", list[str])  # `type Tags = list[str]` on Python 3.12+
 
 
+Pet = TypeAliasType("Pet", Cat | Dog)
+
+
 class Profile(BaseModel):
     owner: UserId
     tags: Tags = []
     few: Annotated[Tags, Field(max_length=3)] = []
+    pet: Annotated[Pet, Field(discriminator="pet_kind")] = Cat()
 
 
 def test_named_aliases_and_new_types_are_alias_declarations() -> None:
@@ -136,6 +140,8 @@ def test_named_aliases_and_new_types_are_alias_declarations() -> None:
     assert fields["tags"] == Ref("Tags")
     # A ref carries no limits, so a limited use keeps its shape inline with the limit.
     assert fields["few"] == ListOf(Primitive("str"), Constraints(max_length=3))
+    # ... and so does a discriminator (it was lost on the alias).
+    assert fields["pet"] == UnionOf((Ref("Cat"), Ref("Dog")), "petKind")
     assert doc.functions[0].output == Ref("Tags")
 
 

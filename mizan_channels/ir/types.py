@@ -153,7 +153,9 @@ class TypeWalker:
         constraints, discriminator = read_meta(meta)
         named_alias = _named_alias_target(tp)
         if named_alias is not None:
-            if constraints != NO_CONSTRAINTS:  # limits on a ref aren't said: keep them inline
+            # A ref carries no limits and no discriminator: a use that adds either keeps the
+            # shape inline, with them.
+            if constraints != NO_CONSTRAINTS or discriminator is not None:
                 return self.shape(named_alias, where, meta)
             return Ref(self.named_alias(tp, named_alias, where))
         if origin in _UNIONS:
