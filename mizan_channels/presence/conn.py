@@ -47,6 +47,8 @@ class Socket(Protocol):
     conn: str
     hub: Hub
     subs: dict[int, Any]
+    #: Streams whose queued `resync` still covers later drops (see MizanConsumer._resync).
+    resyncing: set[str]
 
     def _queue(self, frame: bytes, droppable: bool = False) -> None: ...
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None: ...
@@ -241,3 +243,7 @@ class ConnPresence:
         state, floor = merge(snapshot, watch.buffer)
         watch.buffer, watch.epoch, watch.floor = None, snapshot.epoch, floor
         self.socket._queue(state_frame(watch.sub_id, floor, state))
+        # The roster is whole as of `floor`, after the queued `resync`: a diff dropped from
+        # now on is not covered by that `resync` (the client reads it before this state), so
+        # the next overflow must resync the stream again.
+        self.socket.resyncing.discard(watch.stream)
