@@ -125,12 +125,9 @@ def frame_id(data: bytes | str) -> int | None:
     for a reply that never comes (protocol.md: `err.id` is null only without a usable id)."""
     try:
         frame = loads(data)
-    except (ValueError, TypeError):
+        return _int(frame, "id", None) if isinstance(frame, dict) else None
+    except (FrameError, ValueError, TypeError):
         return None
-    value = frame.get("id") if isinstance(frame, dict) else None
-    if type(value) is not int or not -(2**53) <= value <= 2**53:
-        return None
-    return value
 
 
 def parse_frame(data: bytes | str) -> Frame:

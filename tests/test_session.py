@@ -124,3 +124,12 @@ def test_rate_limited_reply_names_the_frames_id(raw: str, expected: int | None) 
     result = s.receive(raw)
     assert code_of(result) == "rate_limited"
     assert orjson.loads(result.frame)["id"] == expected  # type: ignore[union-attr]
+
+
+def test_rate_limited_frame_reusing_a_running_id_is_answered_without_it() -> None:
+    # Its id names a request still running: an error with that id would fail the wrong one.
+    s = Session(Limits(rate=1, abuse_strikes=100), Clock())
+    assert isinstance(s.receive('{"t":"call","id":5,"fn":"f"}'), protocol.Call)
+    result = s.receive('{"t":"call","id":5,"fn":"f"}')
+    assert code_of(result) == "rate_limited"
+    assert orjson.loads(result.frame)["id"] is None  # type: ignore[union-attr]
