@@ -140,19 +140,26 @@ def redis_url() -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def is_channels_redis(backend: str) -> bool:
-    """Whether the layer class `backend` names is channels_redis's or a subclass of one:
-    mizan's own (`mizan_channels.layers.RedisPubSubChannelLayer`, whose dotted path doesn't
-    say channels_redis) and a project's own. A path that doesn't import is not."""
-    if "channels_redis" in backend:
-        return True
+def layer_class(backend: str) -> type | None:
+    """The class a `CHANNEL_LAYERS` BACKEND path names; None when it doesn't import (that is
+    Channels' error to report, not ours)."""
     from django.utils.module_loading import import_string
 
     try:
         cls = import_string(backend)
     except ImportError:
-        return False
-    return isinstance(cls, type) and any(
+        return None
+    return cls if isinstance(cls, type) else None
+
+
+def is_channels_redis(backend: str) -> bool:
+    """Whether the layer `backend` names is channels_redis's or a subclass of one: mizan's
+    own (`mizan_channels.layers.RedisPubSubChannelLayer`, whose dotted path doesn't say
+    channels_redis) and a project's own."""
+    if "channels_redis" in backend:
+        return True
+    cls = layer_class(backend)
+    return cls is not None and any(
         c.__module__.split(".")[0] == "channels_redis" for c in cls.__mro__
     )
 

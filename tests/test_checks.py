@@ -335,6 +335,8 @@ def test_core_redis_layer_without_a_longer_socket_timeout_warns(
     [
         {"BACKEND": CORE, "CONFIG": {"hosts": [{"address": "redis://h", "socket_timeout": 10}]}},
         {"BACKEND": CORE, "CONFIG": {"hosts": ["redis://h:6379/0?socket_timeout=10"]}},
+        # redis-py's None: no timeout at all.
+        {"BACKEND": CORE, "CONFIG": {"hosts": [{"address": "redis://h", "socket_timeout": None}]}},
         {"BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer"},
         {"BACKEND": "mizan_channels.layers.RedisPubSubChannelLayer"},
         {"BACKEND": "channels.layers.InMemoryChannelLayer"},

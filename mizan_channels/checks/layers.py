@@ -9,9 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 from django.conf import settings
 from django.core import checks
 
-from ..broker import is_channels_redis
+from ..broker import is_channels_redis, layer_class
 
-CORE_LAYER = "channels_redis.core.RedisChannelLayer"
 #: channels_redis's core layer blocks in BRPOP for this long in every idle `receive()`.
 BRPOP_SECONDS = 5
 
@@ -25,36 +24,35 @@ def _redis_major() -> int:
 
 
 def _socket_timeout(host: Any) -> float | None:
-    """The host's socket_timeout, from a dict entry or the URL's query; None when unset."""
-    value: Any = None
+    """The host's socket_timeout, from a dict entry or the URL's query; None when unset.
+    An explicit None in a dict is redis-py's "no timeout": the fix, as good as infinity."""
     if isinstance(host, dict):
-        value = host.get("socket_timeout")
+        if "socket_timeout" in host:
+            value = host["socket_timeout"]
+            return float("inf") if value is None else _seconds(value)
         host = host.get("address", "")
-    if value is None and isinstance(host, str):
+    if isinstance(host, str):
         found = parse_qs(urlsplit(host).query).get("socket_timeout")
-        value = found[0] if found else None
+        return _seconds(found[0]) if found else None
+    return None
+
+
+def _seconds(value: Any) -> float | None:
     try:
-        return None if value is None else float(value)
+        return float(value)
     except (TypeError, ValueError):
         return None
 
 
 def _is_core_layer(backend: str) -> bool:
     """channels_redis's core layer or a subclass: mizan_channels.layers.RedisChannelLayer, or
-    a project's own. A path that doesn't import is Channels' error to report, not ours."""
-    if backend == CORE_LAYER:
-        return True
-    if not backend.startswith("channels_redis") and not is_channels_redis(backend):
+    a project's own."""
+    if not is_channels_redis(backend):
         return False
-    from django.utils.module_loading import import_string
+    from channels_redis.core import RedisChannelLayer
 
-    try:
-        from channels_redis.core import RedisChannelLayer
-
-        cls = import_string(backend)
-    except ImportError:
-        return False
-    return isinstance(cls, type) and issubclass(cls, RedisChannelLayer)
+    cls = layer_class(backend)
+    return cls is not None and issubclass(cls, RedisChannelLayer)
 
 
 @checks.register()
