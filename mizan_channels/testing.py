@@ -121,12 +121,15 @@ class MizanCommunicator(WebsocketCommunicator):  # type: ignore[misc]
         `receive_output` cancels the application when its timeout passes, so a test that
         waited in vain would lose its socket and end in TimeoutError and then CancelledError
         at disconnect, never saying what it waited for."""
+        if self.future.done() and self.output_queue.empty():
+            self.future.result()  # the application failed: its own exception, at once
+            raise AssertionError("the application ended without closing the socket")
         try:
             async with asyncio.timeout(timeout):
                 message = await self.output_queue.get()
         except TimeoutError:
             if self.future.done():
-                self.future.result()  # the application failed: its own exception
+                self.future.result()
             return None
         if message["type"] == "websocket.close":
             raise AssertionError(f"the socket closed (code {message.get('code')})")

@@ -75,7 +75,7 @@ def allow(method: str) -> Callable[[Any], Any]:
 def _read_args(request: HttpRequest) -> Any:
     length = request.META.get("CONTENT_LENGTH") or "0"
     limit = conf.get().MAX_FRAME_BYTES
-    if not length.isdigit():  # negative or not a number: a malformed request, not a big one
+    if not (length.isascii() and length.isdigit()):  # negative, not a number ("²" is a digit)
         raise BadFrame("Content-Length is not a length.")
     if int(length) > limit:
         raise TooLarge(f"Body is larger than {limit} bytes.")

@@ -11,17 +11,29 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _prctl() -> Any:
+    if sys.platform != "linux":
+        return None
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True).prctl  # resolved here: no dlopen after fork
+
+
+_PRCTL = _prctl()
+
+
 def _die_with_parent() -> None:
     """In the child, before exec: be killed when the test run that started it dies without
-    stopping it (SIGKILL, a killed CI job), instead of living on as an orphan on its port."""
-    if sys.platform == "linux":
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    stopping it (SIGKILL, a killed CI job), instead of living on as an orphan on its port.
+    The signal follows the thread that started the server: start servers from the main
+    thread (fixtures do)."""
+    if _PRCTL is not None:
+        _PRCTL(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
