@@ -342,3 +342,85 @@ async def test_streams_joined_together_on_a_fresh_broker_all_hear(backend: str) 
         assert heard.events == [stream.encode()]
     for stream, heard in listeners.items():
         await h.leave(stream, heard)
+
+
+async def test_a_presence_diff_dropped_after_a_roster_resend_is_resynced_again(
+    settings: Any,
+) -> None:
+    """A queued `resync` covers drops only until the roster it announced is sent whole: the
+    client reads that `resync`, then the roster, so a join dropped after the roster was
+    queued would be missing from the client's view for good unless it is resynced again."""
+    settings.MIZAN_SEND_BUFFER_BYTES = 2000
+    hub.reset()
+    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    texts: list[str] = []
+    subscribed, reading, listed = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    roster_sent_whole, presence_event = asyncio.Event(), asyncio.Event()
+
+    def roster() -> set[str]:
+        """The room as the client sees it: the last whole roster, then the joins after it."""
+        frames = [json.loads(t) for t in texts if t]
+        mine = [f for f in frames if f.get("t") == "presence" and f.get("sub") == 1]
+        wholes = [i for i, f in enumerate(mine) if "state" in f]
+        if not wholes:
+            return set()
+        keys = set(mine[wholes[-1]]["state"])
+        for f in mine[wholes[-1] + 1 :]:
+            keys |= set(f.get("joins", {}))
+        return keys
+
+    class Watched(MizanConsumer):
+        def _queue(self, frame: bytes, droppable: bool = False, resynced: str = "") -> None:
+            super()._queue(frame, droppable, resynced)
+            if b'"state"' in frame:
+                roster_sent_whole.set()
+
+        def on_event(self, stream: str, epoch: str, seq: int, event: Any) -> None:
+            super().on_event(stream, epoch, seq, event)
+            if event.kind == "pres":
+                presence_event.set()
+
+    async def receive() -> dict[str, Any]:
+        return await inbox.get()
+
+    async def send(message: dict[str, Any]) -> None:
+        if subscribed.is_set():
+            await reading.wait()
+        texts.append(message.get("text", ""))
+        if sum('"t":"ok","id":' + f"{i}," in t for t in texts for i in (1, 2)) == 2:
+            subscribed.set()
+        if len(roster()) == 2:
+            listed.set()
+
+    consumer = Watched()
+    scope = {"type": "websocket", "path": "/ws/mizan/", "headers": [], "query_string": b""}
+    task = asyncio.create_task(consumer(scope, receive, send))
+    await inbox.put({"type": "websocket.connect"})
+    room = {"t": "sub", "id": 1, "ch": "presence_room", "params": {"room": "overflow"}}
+    feed = {"t": "sub", "id": 2, "ch": "feed", "params": {"topic": "overflow"}}
+    for frame in (room, feed):
+        await inbox.put({"type": "websocket.receive", "text": json.dumps(frame)})
+    await asyncio.wait_for(subscribed.wait(), TIMEOUT)
+    n = 0
+    while not roster_sent_whole.is_set():  # overflow 1: resync both streams, re-read roster
+        n += 1
+        await push("overflow", n)
+        if n > 500:
+            await asyncio.wait_for(roster_sent_whole.wait(), TIMEOUT)
+    # Fill the budget with pushes up to the last one that fits: the join is bigger, so it is
+    # the frame that overflows.
+    while consumer.out_bytes + 60 < consumer.send_budget:
+        n += 1
+        await push("overflow", n)
+        delivered = asyncio.get_running_loop().create_future()  # the hub's delivery of it
+        asyncio.get_running_loop().call_soon(delivered.set_result, None)  # is queued first
+        await delivered
+    async with sock() as other:
+        presence_event.clear()
+        await other.subscribe("presence_room", room="overflow")
+        await asyncio.wait_for(presence_event.wait(), TIMEOUT)  # the join met the full buffer
+        reading.set()
+
+        await asyncio.wait_for(listed.wait(), TIMEOUT)
+    await inbox.put({"type": "websocket.disconnect", "code": 1000})
+    await asyncio.wait_for(task, TIMEOUT)
