@@ -562,17 +562,22 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-#: Per Redis URL, the sync client's registered publish script (EVALSHA, not the script text
-#: on every publish).
-_sync_scripts: dict[str, Any] = {}
+#: Per Redis URL, one sync client (one pool) and its registered scripts (EVALSHA, not the
+#: script text on every call), shared by the publisher and presence's roster reads.
+_sync_clients: dict[str, Any] = {}
+_sync_scripts: dict[tuple[str, str], Any] = {}
 _sync_lock = threading.Lock()
 
 
-def _sync_script(url: str) -> Any:
+def sync_script(url: str, lua: str) -> Any:
+    """`lua` registered on the process's sync client for `url`."""
     with _sync_lock:
-        script = _sync_scripts.get(url)
+        script = _sync_scripts.get((url, lua))
         if script is None:
-            script = _sync_scripts[url] = sync_client(url).register_script(PUBLISH_LUA)
+            client = _sync_clients.get(url)
+            if client is None:
+                client = _sync_clients[url] = sync_client(url)
+            script = _sync_scripts[url, lua] = client.register_script(lua)
     return script
 
 
@@ -581,7 +586,7 @@ def publish_sync(stream: str, event: Event, history: int = 0) -> tuple[str, int]
     url = redis_url()
     if not url:
         return LOCAL.publish_sync(stream, event, history)
-    script = _sync_script(url)
+    script = sync_script(url, PUBLISH_LUA)
     try:
         keys, args = RedisBackend.publish_args(stream, event, history)
         epoch, seq = script(keys=keys, args=args)
@@ -609,9 +614,9 @@ def publish_control_sync(stream: str, event: Event) -> None:
     if not url:
         LOCAL.publish_control(stream, event)
         return
-    script = _sync_script(url)
     try:
-        script.registered_client.publish(RedisBackend.channel(stream), b"|0|" + event.encode())
+        client = sync_script(url, PUBLISH_LUA).registered_client
+        client.publish(RedisBackend.channel(stream), b"|0|" + event.encode())
     except Exception as exc:
         _degraded(stream, exc)
 

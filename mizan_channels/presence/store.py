@@ -346,8 +346,6 @@ class RedisStore:
 
 
 #: Per Redis URL, the sync client's registered roster script.
-_sync_scripts: dict[str, Any] = {}
-_sync_lock = threading.Lock()
 
 
 def read_sync(stream: str) -> Members:
@@ -355,9 +353,5 @@ def read_sync(stream: str) -> Members:
     url = broker.redis_url()
     if not url:
         return LOCAL_STORE.read(stream)
-    with _sync_lock:
-        script = _sync_scripts.get(url)
-        if script is None:
-            script = _sync_scripts[url] = broker.sync_client(url).register_script(READ_LUA)
-    out = script(keys=["", roster_key(stream), PROCS_KEY])
+    out = broker.sync_script(url, READ_LUA)(keys=["", roster_key(stream), PROCS_KEY])
     return _members(out)
