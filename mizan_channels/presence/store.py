@@ -345,9 +345,6 @@ class RedisStore:
         return _members(out)
 
 
-#: Per Redis URL, the sync client's registered roster script.
-
-
 def read_sync(stream: str) -> Members:
     """The live roster of `stream`, from synchronous code."""
     url = broker.redis_url()
