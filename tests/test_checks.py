@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -347,3 +348,23 @@ def test_core_redis_layer_without_a_longer_socket_timeout_warns(
 def test_layers_that_keep_idle_consumers_pass(settings: Any, layer: dict[str, Any]) -> None:
     settings.CHANNEL_LAYERS = {"default": layer}
     assert check_layers() == []
+
+
+@pytest.mark.parametrize(
+    ("source", "uses"),
+    [
+        ("from mizan_channels.client import client\n", True),
+        ("from mizan.client import client  # the seed's spelling\n", True),
+        ("import mizan\n", True),
+        ("import requests  # an API client of another kind, mentioning mizan_x\n", False),
+        ("from mizanthrope import x\n", False),
+    ],
+)
+def test_w023_knows_a_clients_module_by_its_mizan_imports(
+    tmp_path: Path, source: str, uses: bool
+) -> None:
+    from mizan_channels.checks.declarations import _mentions_mizan
+
+    module = tmp_path / "clients.py"
+    module.write_text(source)
+    assert _mentions_mizan(str(module)) is uses

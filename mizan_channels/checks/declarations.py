@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.util
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -85,11 +86,17 @@ def _affects_problems(
     return out
 
 
+#: An import of this package under either name (`mizan` is the seed's, mizan/__init__.py).
+_IMPORTS_MIZAN = re.compile(r"^\s*(?:from|import)\s+mizan(?:_channels)?\b", re.M)
+
+
 def _mentions_mizan(origin: str) -> bool:
     """Whether a module's source uses mizan: `clients.py` is also a common name for modules
     of API clients that have nothing to do with us."""
     try:
-        return "mizan_channels" in Path(origin).read_text(encoding="utf-8", errors="replace")
+        return bool(
+            _IMPORTS_MIZAN.search(Path(origin).read_text(encoding="utf-8", errors="replace"))
+        )
     except OSError:
         return False
 

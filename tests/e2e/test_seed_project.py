@@ -2,7 +2,9 @@
 
 The project is written to a temporary folder (settings, urls, asgi, one app with the seed's
 clients.py, apps.py, forms and channel), checked with `manage.py check`, served by a real
-daphne, and called over HTTP and the socket as a client would.
+daphne, and called over HTTP and the socket as a client would. Twice: with the seed's own
+import paths (`mizan`, `mizan.client`, `"mizan"` in INSTALLED_APPS) and with this
+package's (`mizan_channels`, as the README writes them).
 """
 
 from __future__ import annotations
@@ -142,13 +144,13 @@ class ContactForm(mizanFormMixin, forms.Form):
 }
 
 
-@pytest.fixture(scope="module")
-def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+@pytest.fixture(scope="module", params=["mizan", "mizan_channels"])
+def project(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Path:
     root = tmp_path_factory.mktemp("seedproject")
     for name, text in FILES.items():
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text.lstrip("\n"))
+        path.write_text(text.lstrip("\n").replace("mizan_channels", request.param))
     env = {**os.environ, "PYTHONPATH": f"{root}{os.pathsep}{ROOT}"}
     env.pop("DJANGO_SETTINGS_MODULE", None)
     for command in (["check"], ["migrate", "--noinput", "-v", "0"]):
@@ -161,6 +163,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
             timeout=120,
         )
         assert result.returncode == 0, result.stdout + result.stderr
+        if command == ["check"]:  # not one warning either, under either spelling
+            assert "identified no issues" in result.stdout, result.stdout + result.stderr
     return root
 
 
