@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -103,7 +104,9 @@ class RedisServer:
         self.proc = None
 
     def stop(self) -> None:
+        """Kill it for good and remove its working directory (`kill` keeps it for a restart)."""
         self.kill()
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 class Daphne:
