@@ -77,6 +77,11 @@ def test_identical_documents_have_no_changes() -> None:
         ('enum "Mood" "happy" "sad"', 'enum "Mood" "happy"', "value 'sad' removed"),
         ('output { ref "Msg"; }', 'output { optional { ref "Msg"; }; }', "type changed: widened"),
         ('transport "websocket"', 'transport "http"', "transport websocket -> http"),
+        (  # clients read `text` from every Msg: it would stop coming
+            'field "text" { primitive "str"; }',
+            'field "text" write-only=true { primitive "str"; }',
+            "field 'text': no longer written",
+        ),
     ],
 )
 def test_breaking_changes_are_named(old: str, new: str, expected: str) -> None:
@@ -98,6 +103,11 @@ def test_breaking_changes_are_named(old: str, new: str, expected: str) -> None:
         ),
         ('enum "Mood" "happy" "sad"', 'enum "Mood" "happy" "sad" "calm"', "value 'calm' added"),
         ('function "echo" {', 'function "echo" doc="Echoes." {', "doc changed"),
+        (  # EchoInput only travels to the server
+            'field "text" { primitive "str" max-length=100; }',
+            'field "text" write-only=true { primitive "str" max-length=100; }',
+            "no longer written",
+        ),
     ],
 )
 def test_compatible_changes_are_listed_but_pass(old: str, new: str, expected: str) -> None:

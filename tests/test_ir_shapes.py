@@ -20,7 +20,8 @@ from pydantic.alias_generators import to_camel
 from typing_extensions import TypeAliasType
 
 from mizan_channels import client
-from mizan_channels.ir import IRExportError
+from mizan_channels.codegen import generate
+from mizan_channels.ir import IRExportError, emit
 from mizan_channels.ir.model import (
     Alias,
     Constraints,
@@ -157,3 +158,52 @@ def test_two_fields_under_one_wire_key_fail_the_export() -> None:
 
     with pytest.raises(IRExportError, match=r"'first' and 'second' are both read under"):
         ir(fresh(clash))
+
+
+class Account(BaseModel):
+    name: str
+    password: str = Field(exclude=True)  # read from the client, never written back
+
+
+class Login(BaseModel):
+    name: str
+    password: str = Field(exclude=True)
+
+
+class Session(BaseModel):
+    name: str
+    token: str = Field(exclude=True)
+
+
+def test_a_field_the_server_never_writes_is_write_only() -> None:
+    """`Field(exclude=True)`: marked where the struct travels both ways, left out where only
+    the server sends it, unmarked where only the client does (a generated output type that
+    listed it would promise a key that never comes)."""
+
+    @client
+    def update(request, a: Account) -> Account:
+        return a
+
+    @client
+    def login(request, credentials: Login) -> Session:
+        raise NotImplementedError
+
+    doc = ir(fresh(update, login))
+    account = named(doc, "Account")
+    assert isinstance(account, Struct)
+    assert [(f.name, f.write_only) for f in account.fields] == [
+        ("name", False),
+        ("password", True),
+    ]
+    session = named(doc, "Session")
+    assert isinstance(session, Struct) and [f.name for f in session.fields] == ["name"]
+    credentials = named(doc, "Login")
+    assert isinstance(credentials, Struct)
+    assert [(f.name, f.write_only) for f in credentials.fields] == [
+        ("name", False),
+        ("password", False),
+    ]
+    assert 'field "password" write-only=true' in emit(doc)
+    ts = generate(doc)["types.ts"]
+    assert "export type Account = {\n  name: string;\n};" in ts  # what the server writes
+    assert "export type AccountIn = {\n  name: string;\n  password: string;\n};" in ts

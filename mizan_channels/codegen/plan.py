@@ -45,13 +45,15 @@ class Plan:
 def make_plan(doc: Document) -> Plan:
     types = {t.name: t for t in doc.types}
     inputs, outputs = directions(types, doc.functions, doc.channels, doc.forms)
-    # A type's views differ when it has a defaulted or renamed field, or mentions a type
+    # A type's views differ when it has a defaulted, renamed or write-only field, or mentions a type
     # whose views differ: a fixpoint, because types may be recursive.
     differs = {
         t.name
         for t in doc.types
         if isinstance(t, Struct)
-        and any(f.default is not None or f.output_name is not None for f in t.fields)
+        and any(
+            f.default is not None or f.output_name is not None or f.write_only for f in t.fields
+        )
     }
     changed = True
     while changed:

@@ -99,6 +99,8 @@ def _struct(t: Struct, plan: Plan, view: View) -> list[str]:
         return [*out, f"export type {name} = Record<string, never>;"]
     out.append(f"export type {name} = {{")
     for f in t.fields:
+        if f.write_only and view == "out":
+            continue  # the server never writes it
         out.extend(doc_comment(f.doc, "  "))
         key = f.name if view == "in" else (f.output_name or f.name)
         optional = "?" if view == "in" and f.default is not None else ""

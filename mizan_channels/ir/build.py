@@ -112,20 +112,24 @@ def _settle_wire_names(
 ) -> dict[str, NamedType]:
     """Name each struct field by the key it travels under where the struct travels: the
     validation key for types only sent to the server, the serialized key for types only
-    sent by it, and both (`output-name`) only for types going both ways with two keys."""
+    sent by it, and both (`output-name`) only for types going both ways with two keys.
+    Likewise a field the server never writes (`write-only`): left out of types only sent by
+    it, marked only on types going both ways."""
     sent, received = directions(types, functions, channels, forms)
     out = dict(types)
     for name, t in types.items():
-        if not isinstance(t, Struct) or not any(f.output_name for f in t.fields):
+        if not isinstance(t, Struct) or not any(f.output_name or f.write_only for f in t.fields):
             continue
         if name in sent and name in received:
             continue
-        fields = tuple(
-            replace(f, name=f.output_name or f.name, output_name=None)
-            if name in received
-            else replace(f, output_name=None)
-            for f in t.fields
-        )
+        if name in received:  # a field the server never writes is not there at all
+            fields = tuple(
+                replace(f, name=f.output_name or f.name, output_name=None)
+                for f in t.fields
+                if not f.write_only
+            )
+        else:
+            fields = tuple(replace(f, output_name=None, write_only=False) for f in t.fields)
         out[name] = replace(t, fields=fields)
     return out
 

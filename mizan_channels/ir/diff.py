@@ -211,6 +211,9 @@ class _Differ:
             self.add(where, "default changed", False)
         if (a.output_name or a.name) != (b.output_name or b.name):
             self.add(where, "written under another name", "out" in dirs)
+        if a.write_only != b.write_only:
+            now = "no longer written" if b.write_only else "now written"
+            self.add(where, now, b.write_only and "out" in dirs)
 
     def declarations(
         self, kind: str, old: Sequence[Any], new: Sequence[Any], compare: Callable[..., None]

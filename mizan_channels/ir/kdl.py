@@ -23,9 +23,10 @@ Document
 Named types
 -----------
     struct NAME [doc=STR] [{ FIELD* }]     fields in declared order; no block when empty
-    FIELD := field NAME [DEFAULT] [output-name=STR] [doc=STR] { SHAPE; }
+    FIELD := field NAME [DEFAULT] [output-name=STR] [write-only=true] [doc=STR] { SHAPE; }
         NAME is the key a client sends (validation alias applied). `output-name` appears
-        only when the server writes the field under another key.
+        only when the server writes the field under another key, `write-only` only when it
+        never writes it (`Field(exclude=True)`), both only on structs that travel both ways.
         DEFAULT is one of: `default=SCALAR` (a JSON scalar; `default=null` is a default),
         `default-json=STR` (a JSON array or object, compact, keys sorted), or
         `has-default=true` (a factory computes it at run time). A field with none of the
@@ -235,6 +236,8 @@ def _field(f: Field) -> str:
     props = _default(f.default, "default")
     if f.output_name is not None:
         props.append(("output-name", f.output_name))
+    if f.write_only:
+        props.append(("write-only", True))
     return f"field {quote(f.name)}{_props(props + _doc(f.doc))}{_block([shape(f.shape)])}"
 
 

@@ -159,13 +159,15 @@ Default: TypeAlias = DefaultValue | DefaultJson | DefaultUnknown
 @dataclass(frozen=True)
 class Field:
     """One struct field. `name` is the wire name a client sends; `output_name` is set only
-    when the server writes the field under another name (aliases not used when dumping)."""
+    when the server writes the field under another name (aliases not used when dumping);
+    `write_only` when it never writes the field at all (`Field(exclude=True)`)."""
 
     name: str
     shape: Shape
     default: Default | None = None
     doc: str | None = None
     output_name: str | None = None
+    write_only: bool = False
 
     @property
     def required(self) -> bool:

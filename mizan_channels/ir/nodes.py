@@ -254,6 +254,14 @@ class NodeReader:
             return DefaultUnknown()
         return None
 
+    def flag(self, node: Any, key: str) -> bool:
+        """A property written only as `key=true` (absent means false)."""
+        if key not in node.props:
+            return False
+        if node.props[key] is not True:
+            self.fail(node, f"`{key}` is written only as `{key}=true`")
+        return True
+
     def field(self, node: Any) -> Field:
         if node.name != "field":
             self.fail(node, f"a struct holds only `field` nodes, got `{node.name}`")
@@ -264,6 +272,7 @@ class NodeReader:
             default=self.default(node, "default"),
             doc=node.props.get("doc"),
             output_name=node.props.get("output-name"),
+            write_only=self.flag(node, "write-only"),
         )
 
     def named(self, node: Any) -> NamedType:
@@ -307,6 +316,7 @@ FIELD_PROPS: dict[str, tuple[type, ...]] = {
     "default-json": (str,),
     "has-default": (bool,),
     "output-name": (str,),
+    "write-only": (bool,),
     "doc": (str,),
 }
 FORM_FIELD_PROPS: dict[str, tuple[type, ...]] = {

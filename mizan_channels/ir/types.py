@@ -338,6 +338,7 @@ class TypeWalker:
                     default=default_of(info, where),
                     doc=info.description or None,
                     output_name=out if out != wire else None,
+                    write_only=info.exclude is True,
                 )
             )
         _unique_keys(owner, tuple(cls.model_fields), fields)
@@ -349,12 +350,13 @@ class TypeWalker:
 def _unique_keys(owner: str, pynames: tuple[str, ...], fields: list[Field]) -> None:
     """Two fields under one wire key (`a = Field(alias="b")` next to `b`) can't both be in
     one JSON object, and a generator can't declare both: refuse, naming the two fields."""
-    for direction, keys in (
-        ("read", [f.name for f in fields]),
-        ("written", [f.output_name or f.name for f in fields]),
-    ):
+    keys_read: list[str | None] = [f.name for f in fields]
+    keys_written = [None if f.write_only else f.output_name or f.name for f in fields]
+    for direction, keys in (("read", keys_read), ("written", keys_written)):
         seen: dict[str, str] = {}
         for pyname, key in zip(pynames, keys, strict=True):
+            if key is None:  # never written
+                continue
             if key in seen:
                 raise IRExportError(
                     f"{owner}: fields {seen[key]!r} and {pyname!r} are both {direction} under "
