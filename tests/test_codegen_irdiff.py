@@ -90,6 +90,26 @@ def test_breaking_changes_are_named(old: str, new: str, expected: str) -> None:
     assert any(expected in line for line in found), found
 
 
+def test_a_write_only_field_of_a_received_struct_is_judged_as_only_sent() -> None:
+    # Msg goes both ways here; its `pin` is never written, so widening it breaks no reader.
+    both = BASE.replace(
+        '    transport "websocket"\n}',
+        '    transport "websocket"\n}\n'
+        'function "store" {\n    input "Msg"\n    transport "http"\n}',
+        1,
+    ).replace(
+        'field "text" { primitive "str"; }',
+        'field "text" { primitive "str"; }\n    field "pin" write-only=true { primitive "str"; }',
+        1,
+    )
+    widened = both.replace(
+        'field "pin" write-only=true { primitive "str"; }',
+        'field "pin" write-only=true { optional { primitive "str"; }; }',
+    )
+    found = changes(widened, both)
+    assert found and not any(b for _, _, b in found), found
+
+
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [

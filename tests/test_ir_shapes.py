@@ -207,3 +207,36 @@ def test_a_field_the_server_never_writes_is_write_only() -> None:
     ts = generate(doc)["types.ts"]
     assert "export type Account = {\n  name: string;\n};" in ts  # what the server writes
     assert "export type AccountIn = {\n  name: string;\n  password: string;\n};" in ts
+
+
+class Secret(BaseModel):
+    hint: str
+
+
+class Tagged(Camel):
+    secret_pw: str = Field(default="", exclude=True)  # before the tag: positions shift
+    pet_kind: Literal["tagged"] = "tagged"
+
+
+class Plain(Camel):
+    pet_kind: Literal["plain"] = "plain"
+
+
+class Shelter(BaseModel):
+    pet: Tagged | Plain = Field(discriminator="pet_kind")
+    vault: Secret = Field(default=Secret(hint=""), exclude=True)
+
+
+def test_write_only_fields_dropped_from_received_structs_take_nothing_with_them() -> None:
+    """A received struct loses its write-only fields: the discriminator is still named from
+    the fields that remain, and a type only such a field mentioned is no type of the IR."""
+
+    @client
+    def shelter(request) -> Shelter:
+        raise NotImplementedError
+
+    doc = ir(fresh(shelter))
+    home = named(doc, "Shelter")
+    assert isinstance(home, Struct) and [f.name for f in home.fields] == ["pet"]
+    assert home.fields[0].shape == UnionOf((Ref("Tagged"), Ref("Plain")), "petKind")
+    assert "Secret" not in {t.name for t in doc.types}

@@ -76,8 +76,10 @@ def build_ir(registry: Registry | None = None) -> Document:
     built_forms = tuple(
         build_form(name, cls, walker, registry) for name, cls in sorted(registry.forms.items())
     )
-    types = _settle_wire_names(walker.types, built_functions, built_channels, built_forms)
-    wire = DiscriminatorNames(types, walker.pynames)
+    types, pynames = _settle_wire_names(
+        walker.types, walker.pynames, built_functions, built_channels, built_forms
+    )
+    wire = DiscriminatorNames(types, pynames)
     return Document(
         types=tuple(sorted((wire.named(t) for t in types.values()), key=_decl_key)),
         functions=tuple(_with_output(f, wire) for f in built_functions),
@@ -106,32 +108,38 @@ def _within(where: str, build: Callable[..., Any], *args: Any) -> Any:
 
 def _settle_wire_names(
     types: dict[str, NamedType],
+    pynames: dict[str, tuple[str, ...]],
     functions: tuple[Function, ...],
     channels: tuple[Channel, ...],
     forms: tuple[Form, ...],
-) -> dict[str, NamedType]:
+) -> tuple[dict[str, NamedType], dict[str, tuple[str, ...]]]:
     """Name each struct field by the key it travels under where the struct travels: the
     validation key for types only sent to the server, the serialized key for types only
     sent by it, and both (`output-name`) only for types going both ways with two keys.
     Likewise a field the server never writes (`write-only`): left out of types only sent by
-    it, marked only on types going both ways."""
+    it, marked only on types going both ways; and a type no client sends or receives once
+    those are gone is left out. Returns the types and, per struct, its fields' Python names
+    (for the discriminators), both as settled."""
     sent, received = directions(types, functions, channels, forms)
-    out = dict(types)
-    for name, t in types.items():
+    out = {name: t for name, t in types.items() if name in sent or name in received}
+    names = dict(pynames)
+    for name, t in out.items():
         if not isinstance(t, Struct) or not any(f.output_name or f.write_only for f in t.fields):
             continue
         if name in sent and name in received:
             continue
         if name in received:  # a field the server never writes is not there at all
+            kept = [
+                (p, f) for p, f in zip(pynames[name], t.fields, strict=True) if not f.write_only
+            ]
+            names[name] = tuple(p for p, _ in kept)
             fields = tuple(
-                replace(f, name=f.output_name or f.name, output_name=None)
-                for f in t.fields
-                if not f.write_only
+                replace(f, name=f.output_name or f.name, output_name=None) for _, f in kept
             )
         else:
             fields = tuple(replace(f, output_name=None, write_only=False) for f in t.fields)
         out[name] = replace(t, fields=fields)
-    return out
+    return out, names
 
 
 def _reserve_channel_names(walker: TypeWalker, name: str, cls: type[Any]) -> None:

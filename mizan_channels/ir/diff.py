@@ -203,6 +203,8 @@ class _Differ:
                 self.field(f"{where} field {f.name!r}", old[f.name], f, dirs)
 
     def field(self, where: str, a: Field, b: Field, dirs: set[Direction]) -> None:
+        if a.write_only and b.write_only:  # never written, never read by a client
+            dirs = dirs - {"out"}
         self.shape_change(where, a.shape, b.shape, dirs)
         if a.required != b.required:
             now = "required" if b.required else "optional"

@@ -390,15 +390,24 @@ def directions(
         sent.append(form.fields_type)
         if form.output is not None:
             received.extend(refs(form.output))
-    return _closure(types, sent), _closure(types, received)
+    return _closure(types, sent), _closure(types, received, written=True)
 
 
-def _closure(types: Mapping[str, NamedType], roots: Iterable[str]) -> frozenset[str]:
+def _closure(
+    types: Mapping[str, NamedType], roots: Iterable[str], written: bool = False
+) -> frozenset[str]:
+    """`roots` and every type they mention; `written`: only through fields the server
+    writes (a type reached only through write-only fields is never received)."""
     seen: set[str] = set()
     todo = [r for r in roots if r in types]
     while todo:
         name = todo.pop()
-        if name not in seen:
-            seen.add(name)
-            todo.extend(r for r in type_refs(types[name]) if r in types)
-    return frozenset(seen)
+        if name in seen:
+            continue
+        seen.add(name)
+        t = types[name]
+        if written and isinstance(t, Struct):
+            todo.extend(r for f in t.fields if not f.write_only for r in refs(f.shape))
+        else:
+            todo.extend(type_refs(t))
+    return frozenset(r for r in seen if r in types)

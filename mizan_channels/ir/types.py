@@ -337,7 +337,7 @@ class TypeWalker:
                     shape=self.shape(info.annotation, where, (info,)),
                     default=default_of(info, where),
                     doc=info.description or None,
-                    output_name=out if out != wire else None,
+                    output_name=out if out != wire and info.exclude is not True else None,
                     write_only=info.exclude is True,
                 )
             )
