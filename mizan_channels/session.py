@@ -129,7 +129,7 @@ class Session:
             # The frame is within the size limit, so reading its id is bounded work; the
             # client learns which request failed instead of waiting for it to time out.
             frame_id = None if binary or data is None else protocol.frame_id(data)
-            if frame_id in self.in_flight:  # that id names a request still running: not this
+            if frame_id in self.in_flight or frame_id in self.subscriptions:  # taken: not this
                 frame_id = None
             return _reject(frame_id, "rate_limited", "Too many requests.", close)
         if binary or data is None:

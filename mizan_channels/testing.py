@@ -121,16 +121,25 @@ class MizanCommunicator(WebsocketCommunicator):  # type: ignore[misc]
         `receive_output` cancels the application when its timeout passes, so a test that
         waited in vain would lose its socket and end in TimeoutError and then CancelledError
         at disconnect, never saying what it waited for."""
-        if self.future.done() and self.output_queue.empty():
-            self.future.result()  # the application failed: its own exception, at once
-            raise AssertionError("the application ended without closing the socket")
-        try:
-            async with asyncio.timeout(timeout):
-                message = await self.output_queue.get()
-        except TimeoutError:
-            if self.future.done():
-                self.future.result()
-            return None
+        if self.output_queue.empty():
+            # Whichever comes first: a frame, the application ending (its own exception, at
+            # once, not after the timeout), or the timeout.
+            get = asyncio.ensure_future(self.output_queue.get())
+            try:
+                await asyncio.wait(
+                    {get, self.future}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+                )
+            finally:
+                if not get.done():
+                    get.cancel()
+            if not get.done() or get.cancelled():
+                if self.future.done():
+                    self.future.result()
+                    raise AssertionError("the application ended without closing the socket")
+                return None
+            message = get.result()
+        else:
+            message = self.output_queue.get_nowait()
         if message["type"] == "websocket.close":
             raise AssertionError(f"the socket closed (code {message.get('code')})")
         assert message["type"] == "websocket.send" and isinstance(message.get("text"), str), (

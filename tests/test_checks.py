@@ -319,7 +319,13 @@ CORE = "channels_redis.core.RedisChannelLayer"
 
 @pytest.mark.parametrize(
     "host",
-    ["redis://127.0.0.1:6379", {"address": "redis://127.0.0.1:6379"}, {"socket_timeout": 5}],
+    [
+        "redis://127.0.0.1:6379",
+        {"address": "redis://127.0.0.1:6379"},
+        {"socket_timeout": 5},
+        # redis-py's from_url lets the query win over the entry's keyword
+        {"address": "redis://127.0.0.1:6379?socket_timeout=1", "socket_timeout": None},
+    ],
 )
 @pytest.mark.parametrize("backend", [CORE, "mizan_channels.layers.RedisChannelLayer"])
 def test_core_redis_layer_without_a_longer_socket_timeout_warns(

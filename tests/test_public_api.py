@@ -76,3 +76,20 @@ def test_public_names_import_before_apps_are_loaded() -> None:
     )
     result = run_python(code)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_seed_import_paths_are_this_package() -> None:
+    """`mizan` (the seed's spelling) is mizan_channels: `from mizan import client` is the
+    decorator even after `from mizan.client import client` imported the submodule."""
+    import sys
+
+    import mizan
+    from mizan import client, wrap_asgi
+    from mizan.client import client as decorator
+    from mizan.setup import mizan_clients, register
+
+    assert client is decorator is mizan_channels.client and callable(client)
+    assert wrap_asgi is mizan_channels.wrap_asgi
+    assert sys.modules["mizan.setup"] is sys.modules["mizan_channels.setup"]
+    assert (register, mizan_clients) == (mizan_channels.register, mizan_channels.mizan_clients)
+    assert set(mizan.__all__) == set(mizan_channels.__all__)

@@ -133,3 +133,7 @@ def test_rate_limited_frame_reusing_a_running_id_is_answered_without_it() -> Non
     result = s.receive('{"t":"call","id":5,"fn":"f"}')
     assert code_of(result) == "rate_limited"
     assert orjson.loads(result.frame)["id"] is None  # type: ignore[union-attr]
+    s.subscriptions.add(9)  # a live subscription's id names it, not this request
+    result = s.receive('{"t":"unsub","id":9,"sub":9}')
+    assert code_of(result) == "rate_limited"
+    assert orjson.loads(result.frame)["id"] is None  # type: ignore[union-attr]

@@ -64,6 +64,24 @@ async def test_a_frame_that_never_comes_fails_the_wait_and_keeps_the_socket() ->
         await still_works(c)
 
 
+async def test_an_application_that_crashes_fails_the_wait_at_once() -> None:
+    """Its own exception, as soon as it ends, not after the wait's timeout (30 s here)."""
+
+    async def crashes(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        await send({"type": "websocket.send", "text": '{"t":"hello"}'})
+        await receive()  # the first frame
+        await asyncio.sleep(0.05)  # the app's own work: the test is already waiting
+        raise RuntimeError("the app broke")
+
+    c = MizanCommunicator(crashes, "/ws/mizan/", timeout=30)
+    await c.connect(timeout=TIMEOUT)
+    await c.send_to(text_data="{}")
+    with pytest.raises(RuntimeError, match="the app broke"):
+        await asyncio.wait_for(c.next_frame(timeout=30), TIMEOUT)
+
+
 async def test_sync_and_async_calls() -> None:
     async with sock() as c:
         assert await c.call("echo", text="hi") == {"message": "hi"}

@@ -24,16 +24,17 @@ def _redis_major() -> int:
 
 
 def _socket_timeout(host: Any) -> float | None:
-    """The host's socket_timeout, from a dict entry or the URL's query; None when unset.
-    An explicit None in a dict is redis-py's "no timeout": the fix, as good as infinity."""
-    if isinstance(host, dict):
-        if "socket_timeout" in host:
-            value = host["socket_timeout"]
-            return float("inf") if value is None else _seconds(value)
-        host = host.get("address", "")
-    if isinstance(host, str):
-        found = parse_qs(urlsplit(host).query).get("socket_timeout")
-        return _seconds(found[0]) if found else None
+    """The host's socket_timeout: the URL's query first (redis-py's from_url lets it win),
+    then a dict entry; None when unset. An explicit None in a dict is redis-py's "no
+    timeout": the fix, as good as infinity."""
+    address = host.get("address", "") if isinstance(host, dict) else host
+    if isinstance(address, str):
+        found = parse_qs(urlsplit(address).query).get("socket_timeout")
+        if found:
+            return _seconds(found[0])
+    if isinstance(host, dict) and "socket_timeout" in host:
+        value = host["socket_timeout"]
+        return float("inf") if value is None else _seconds(value)
     return None
 
 
@@ -49,7 +50,10 @@ def _is_core_layer(backend: str) -> bool:
     a project's own."""
     if not is_channels_redis(backend):
         return False
-    from channels_redis.core import RedisChannelLayer
+    try:
+        from channels_redis.core import RedisChannelLayer
+    except ImportError:  # the redis extra isn't installed: Channels reports the BACKEND
+        return False
 
     cls = layer_class(backend)
     return cls is not None and issubclass(cls, RedisChannelLayer)
