@@ -2,5 +2,9 @@
 
 import importlib
 import sys
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what type checkers see: the module it stands for
+    from mizan_channels.client import *  # noqa: F403
 
 sys.modules[__name__] = importlib.import_module("mizan_channels.client")
