@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
@@ -51,6 +51,75 @@ async def lose_one(stream: str) -> None:
     else:
         with broker.LOCAL.lock:
             broker.LOCAL.seqs[stream] = broker.LOCAL.seqs.get(stream, 0) + 1
+
+
+class StalledClient:
+    """A socket driven through bare ASGI by a client that stops reading as soon as a frame
+    it was sent makes `stall_when(texts)` true, and reads again on `resume()`: the server's
+    `send` then blocks, as a real server's does for a client that doesn't read. Every text
+    frame written is kept, in order, in `texts`."""
+
+    def __init__(
+        self, stall_when: Callable[[list[str]], bool], consumer: MizanConsumer | None = None
+    ) -> None:
+        self.stall_when = stall_when
+        self.consumer = consumer or MizanConsumer()
+        self.texts: list[str] = []
+        self.stalled = asyncio.Event()
+        self.reading = asyncio.Event()
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.waits: list[tuple[Callable[[list[str]], bool], asyncio.Event]] = []
+        self.task: asyncio.Task[None] | None = None
+
+    async def _send(self, message: dict[str, Any]) -> None:
+        if self.stalled.is_set():
+            await self.reading.wait()
+        if "text" not in message:  # accept, close
+            return
+        self.texts.append(message["text"])
+        if self.stall_when(self.texts):
+            self.stalled.set()
+        for cond, event in self.waits:
+            if cond(self.texts):
+                event.set()
+
+    def until(self, cond: Callable[[list[str]], bool]) -> asyncio.Event:
+        """Set once a written frame makes `cond(texts)` true."""
+        event = asyncio.Event()
+        self.waits.append((cond, event))
+        return event
+
+    async def open(self, *frames: dict[str, Any]) -> None:
+        """Connect, send `frames`, and wait until the client stops reading."""
+        scope = {"type": "websocket", "path": "/ws/mizan/", "headers": [], "query_string": b""}
+        self.task = asyncio.create_task(self.consumer(scope, self.inbox.get, self._send))
+        await self.inbox.put({"type": "websocket.connect"})
+        for frame in frames:
+            await self.send(frame)
+        await asyncio.wait_for(self.stalled.wait(), TIMEOUT)
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.inbox.put({"type": "websocket.receive", "text": json.dumps(frame)})
+
+    def resume(self) -> None:
+        self.reading.set()
+
+    async def close(self) -> None:
+        await self.inbox.put({"type": "websocket.disconnect", "code": 1000})
+        assert self.task is not None
+        await asyncio.wait_for(self.task, TIMEOUT)
+
+
+def oks(*ids: int) -> Callable[[list[str]], bool]:
+    """Every one of these requests was answered `ok` (side by side: in whatever order)."""
+    return lambda texts: all(any(f'"t":"ok","id":{i},' in t for t in texts) for i in ids)
+
+
+async def delivered() -> None:
+    """The hub's deliveries scheduled before this call have run (they go by call_soon)."""
+    done = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().call_soon(done.set_result, None)
+    await done
 
 
 async def test_seq_increases_by_one_and_matches_across_sockets(backend: str) -> None:
@@ -159,47 +228,20 @@ async def test_slow_socket_gets_resync_not_silence(settings: Any) -> None:
     `resync`; replies are kept. Driven through the ASGI interface with a stalled send."""
     settings.MIZAN_SEND_BUFFER_BYTES = 2000
     hub.reset()
-    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    sent: list[dict[str, Any]] = []
-    subscribed = asyncio.Event()  # the sub's ok went out: the client stops reading now
-    reading = asyncio.Event()
-    answered = asyncio.Event()
-
-    async def receive() -> dict[str, Any]:
-        return await inbox.get()
-
-    async def send(message: dict[str, Any]) -> None:
-        if subscribed.is_set():
-            await reading.wait()
-        sent.append(message)
-        text = message.get("text", "")
-        if '"t":"ok","id":1' in text:
-            subscribed.set()
-        if '"id":3' in text:
-            answered.set()
-
-    scope = {"type": "websocket", "path": "/ws/mizan/", "headers": [], "query_string": b""}
-    consumer = asyncio.create_task(MizanConsumer()(scope, receive, send))
-    await inbox.put({"type": "websocket.connect"})
-    await inbox.put(
-        {
-            "type": "websocket.receive",
-            "text": '{"t":"sub","id":1,"ch":"feed","params":{"topic":"slow"}}',
-        }
-    )
-    await asyncio.wait_for(subscribed.wait(), TIMEOUT)
+    client = StalledClient(stall_when=oks(1))
+    answered = client.until(lambda texts: '"id":3' in texts[-1])
+    await client.open({"t": "sub", "id": 1, "ch": "feed", "params": {"topic": "slow"}})
     for n in range(200):
         await push("slow", n)
-    await inbox.put({"type": "websocket.receive", "text": '{"t":"ping","id":2}'})
-    reading.set()
-    await inbox.put({"type": "websocket.receive", "text": '{"t":"ping","id":3}'})
+    await client.send({"t": "ping", "id": 2})
+    client.resume()
+    await client.send({"t": "ping", "id": 3})
     await asyncio.wait_for(answered.wait(), TIMEOUT)
-    texts = [m["text"] for m in sent if m["type"] == "websocket.send"]
+    texts = client.texts
     assert any('"t":"resync"' in t and '"sub":1' in t for t in texts)
     assert any('"t":"pong","id":2' in t for t in texts)  # replies are never dropped
     assert sum('"t":"msg"' in t for t in texts) < 200
-    await inbox.put({"type": "websocket.disconnect", "code": 1000})
-    await asyncio.wait_for(consumer, TIMEOUT)
+    await client.close()
 
 
 async def test_a_socket_that_never_reads_holds_one_resync_per_stream_not_one_per_push(
@@ -212,47 +254,22 @@ async def test_a_socket_that_never_reads_holds_one_resync_per_stream_not_one_per
     gets each stream's `resync` once or twice, then live pushes."""
     settings.MIZAN_SEND_BUFFER_BYTES = 2000
     hub.reset()
-    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    texts: list[str] = []
-    subscribed = asyncio.Event()  # every sub's ok went out: the client stops reading now
-    reading = asyncio.Event()
-    arrived = asyncio.Event()
-
-    async def receive() -> dict[str, Any]:
-        return await inbox.get()
-
-    async def send(message: dict[str, Any]) -> None:
-        if subscribed.is_set():
-            await reading.wait()
-        text = message.get("text", "")
-        texts.append(text)
-        # The three subs run side by side: wait for every `ok`, in whatever order.
-        if sum('"t":"ok","id":' + f"{i}," in t for t in texts for i in (1, 2, 3)) == 3:
-            subscribed.set()
-        if '"t":"msg"' in text and '"n":-1' in text:
-            arrived.set()
-
-    scope = {"type": "websocket", "path": "/ws/mizan/", "headers": [], "query_string": b""}
-    consumer = asyncio.create_task(MizanConsumer()(scope, receive, send))
-    await inbox.put({"type": "websocket.connect"})
-    for i in (1, 2, 3):
-        frame = {"t": "sub", "id": i, "ch": "feed", "params": {"topic": f"stall{i}"}}
-        await inbox.put({"type": "websocket.receive", "text": json.dumps(frame)})
-    await asyncio.wait_for(subscribed.wait(), TIMEOUT)
+    client = StalledClient(stall_when=oks(1, 2, 3))
+    arrived = client.until(lambda texts: '"t":"msg"' in texts[-1] and '"n":-1' in texts[-1])
+    await client.open(
+        *({"t": "sub", "id": i, "ch": "feed", "params": {"topic": f"stall{i}"}} for i in (1, 2, 3))
+    )
     for n in range(2000):
         await push("stall1", n)
-    dispatched = asyncio.get_running_loop().create_future()  # after the hub's deliveries,
-    asyncio.get_running_loop().call_soon(dispatched.set_result, None)  # queued before it
-    await dispatched
-    reading.set()
+    await delivered()
+    client.resume()
     await push("stall1", -1)
     await asyncio.wait_for(arrived.wait(), TIMEOUT)
     for sub in (1, 2, 3):
-        resynced = [t for t in texts if '"t":"resync"' in t and f'"sub":{sub},' in t]
+        resynced = [t for t in client.texts if '"t":"resync"' in t and f'"sub":{sub},' in t]
         assert 1 <= len(resynced) <= 2, (sub, len(resynced))
-    assert len(texts) < 100, len(texts)
-    await inbox.put({"type": "websocket.disconnect", "code": 1000})
-    await asyncio.wait_for(consumer, TIMEOUT)
+    assert len(client.texts) < 100, len(client.texts)
+    await client.close()
 
 
 async def flows(c: Any, topic: str) -> None:
@@ -352,14 +369,11 @@ async def test_a_presence_diff_dropped_after_a_roster_resend_is_resynced_again(
     queued would be missing from the client's view for good unless it is resynced again."""
     settings.MIZAN_SEND_BUFFER_BYTES = 2000
     hub.reset()
-    inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    texts: list[str] = []
-    subscribed, reading, listed = asyncio.Event(), asyncio.Event(), asyncio.Event()
     roster_sent_whole, presence_event = asyncio.Event(), asyncio.Event()
 
-    def roster() -> set[str]:
+    def roster(texts: list[str]) -> set[str]:
         """The room as the client sees it: the last whole roster, then the joins after it."""
-        frames = [json.loads(t) for t in texts if t]
+        frames = [json.loads(t) for t in texts]
         mine = [f for f in frames if f.get("t") == "presence" and f.get("sub") == 1]
         wholes = [i for i, f in enumerate(mine) if "state" in f]
         if not wholes:
@@ -380,27 +394,13 @@ async def test_a_presence_diff_dropped_after_a_roster_resend_is_resynced_again(
             if event.kind == "pres":
                 presence_event.set()
 
-    async def receive() -> dict[str, Any]:
-        return await inbox.get()
-
-    async def send(message: dict[str, Any]) -> None:
-        if subscribed.is_set():
-            await reading.wait()
-        texts.append(message.get("text", ""))
-        if sum('"t":"ok","id":' + f"{i}," in t for t in texts for i in (1, 2)) == 2:
-            subscribed.set()
-        if len(roster()) == 2:
-            listed.set()
-
     consumer = Watched()
-    scope = {"type": "websocket", "path": "/ws/mizan/", "headers": [], "query_string": b""}
-    task = asyncio.create_task(consumer(scope, receive, send))
-    await inbox.put({"type": "websocket.connect"})
-    room = {"t": "sub", "id": 1, "ch": "presence_room", "params": {"room": "overflow"}}
-    feed = {"t": "sub", "id": 2, "ch": "feed", "params": {"topic": "overflow"}}
-    for frame in (room, feed):
-        await inbox.put({"type": "websocket.receive", "text": json.dumps(frame)})
-    await asyncio.wait_for(subscribed.wait(), TIMEOUT)
+    client = StalledClient(stall_when=oks(1, 2), consumer=consumer)
+    listed = client.until(lambda texts: len(roster(texts)) == 2)
+    await client.open(
+        {"t": "sub", "id": 1, "ch": "presence_room", "params": {"room": "overflow"}},
+        {"t": "sub", "id": 2, "ch": "feed", "params": {"topic": "overflow"}},
+    )
     n = 0
     while not roster_sent_whole.is_set():  # overflow 1: resync both streams, re-read roster
         n += 1
@@ -412,15 +412,11 @@ async def test_a_presence_diff_dropped_after_a_roster_resend_is_resynced_again(
     while consumer.out_bytes + 60 < consumer.send_budget:
         n += 1
         await push("overflow", n)
-        delivered = asyncio.get_running_loop().create_future()  # the hub's delivery of it
-        asyncio.get_running_loop().call_soon(delivered.set_result, None)  # is queued first
-        await delivered
+        await delivered()
     async with sock() as other:
         presence_event.clear()
         await other.subscribe("presence_room", room="overflow")
         await asyncio.wait_for(presence_event.wait(), TIMEOUT)  # the join met the full buffer
-        reading.set()
-
+        client.resume()
         await asyncio.wait_for(listed.wait(), TIMEOUT)
-    await inbox.put({"type": "websocket.disconnect", "code": 1000})
-    await asyncio.wait_for(task, TIMEOUT)
+    await client.close()
