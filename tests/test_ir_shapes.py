@@ -4,7 +4,7 @@ shape shared/design/ir.md gives it, and round-trips (tests/ir_helpers.ir checks 
 from __future__ import annotations
 
 import datetime
-from typing import Annotated, Literal, NewType
+from typing import Annotated, Any, Literal, NewType
 
 import pytest
 from pydantic import (
@@ -26,6 +26,7 @@ from mizan_channels.ir.model import (
     Alias,
     Constraints,
     DefaultValue,
+    Document,
     ListOf,
     OptionalOf,
     Primitive,
@@ -34,6 +35,16 @@ from mizan_channels.ir.model import (
     UnionOf,
 )
 from tests.ir_helpers import fresh, ir, named
+
+
+def taking(model: type[BaseModel]) -> Document:
+    """The IR of one function that takes a `model` argument."""
+
+    def take(request: Any, m: Any) -> None:
+        return None
+
+    take.__annotations__ = {"m": model, "return": None}
+    return ir(fresh(client(take)))
 
 
 class Event(BaseModel):
@@ -47,11 +58,7 @@ class Event(BaseModel):
 
 
 def test_pydantic_temporal_classes_and_literal_none_are_primitives() -> None:
-    @client
-    def plan(request, e: Event) -> None:
-        return None
-
-    event = named(ir(fresh(plan)), "Event")
+    event = named(taking(Event), "Event")
     assert isinstance(event, Struct)
     f = {x.name: x for x in event.fields}
     assert f["starts"].shape == Primitive("datetime")
@@ -69,11 +76,7 @@ class Nested(BaseModel):
 
 
 def test_a_nullable_already_optional_annotation_is_one_optional() -> None:
-    @client
-    def nest(request, n: Nested) -> None:
-        return None
-
-    nested = named(ir(fresh(nest)), "Nested")
+    nested = named(taking(Nested), "Nested")
     assert isinstance(nested, Struct)
     assert nested.fields[0].shape == OptionalOf(Primitive("int"))
 
@@ -152,12 +155,8 @@ class Clash(BaseModel):
 
 
 def test_two_fields_under_one_wire_key_fail_the_export() -> None:
-    @client
-    def clash(request, c: Clash) -> None:
-        return None
-
     with pytest.raises(IRExportError, match=r"'first' and 'second' are both read under"):
-        ir(fresh(clash))
+        taking(Clash)
 
 
 class Account(BaseModel):
