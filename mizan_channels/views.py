@@ -60,9 +60,8 @@ def allow(method: str) -> Callable[[Any], Any]:
         @functools.wraps(view)
         async def only(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
             if request.method != method:
-                response = json_response(
-                    protocol.dumps({"error": BadFrame(f"Use {method}.").payload()}), 405
-                )
+                response = error_response(BadFrame(f"Use {method}."))
+                response.status_code = 405  # the code a client reads; the status HTTP's
                 response["Allow"] = method
                 return response
             return await view(request, *args, **kwargs)
