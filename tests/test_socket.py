@@ -4,7 +4,6 @@ that a bad frame never disturbs the socket, its other requests or its subscripti
 from __future__ import annotations
 
 import asyncio
-import sys
 from typing import Any
 
 import pytest
@@ -196,16 +195,41 @@ async def test_slow_call_never_delays_ping_or_other_calls() -> None:
         assert (await c.next_frame(lambda f: f.get("id") == 100))["data"] == "passed"
 
 
-@pytest.mark.skipif(sys.version_info < (3, 12), reason="eager tasks came in Python 3.12")
 async def test_a_call_that_never_waits_is_answered_before_the_next_frame_is_read() -> None:
-    # Both frames wait in the receive queue together. Started eagerly, the call is done
-    # before the ping is read; on the next loop turn, its `ok` would follow the `pong`.
+    # Both frames wait in the receive queue together. Run in the reader's turn, the call is
+    # done before the ping is read; started as a task of its own, its `ok` would follow the
+    # `pong`.
     async with sock() as c:
         await send_raw(c, '{"t": "call", "id": 100, "fn": "aecho", "args": {"text": "a"}}')
         await send_raw(c, '{"t": "ping", "id": 101}')
         first = await c.next_frame(lambda f: f.get("id") in (100, 101))
         assert (first["t"], first["id"]) == ("ok", 100)
         assert (await c.next_frame(lambda f: f.get("id") == 101))["t"] == "pong"
+
+
+async def test_an_async_call_that_waits_never_delays_ping_or_other_calls() -> None:
+    # It starts in the task that read its frame; at its first wait, reading moves on.
+    async with sock() as c:
+        await send_raw(c, '{"t": "call", "id": 100, "fn": "agate_wait"}')
+        assert (await c.request({"t": "ping"}))["t"] == "pong"
+        await still_works(c)
+        await c.call("gate_open")
+        assert (await c.next_frame(lambda f: f.get("id") == 100))["data"] == "passed"
+
+
+async def test_a_timeout_or_task_group_in_a_call_ends_the_call_not_the_socket() -> None:
+    # Both are entered while the call still runs in the task that read its frame; they bind
+    # to that task, which from the call's first wait on runs the call and nothing else.
+    async with sock() as c:
+        assert await c.call("atimeout") == "timed out"
+        assert await c.call("agroup") == "caught"
+        await still_works(c)
+
+
+async def test_each_call_runs_in_a_context_of_its_own() -> None:
+    async with sock() as c:
+        assert await c.call("amark", value="first") == "unset"
+        assert await c.call("amark", value="second") == "unset"
 
 
 async def test_two_slow_sync_calls_on_one_socket_run_concurrently() -> None:

@@ -2,8 +2,10 @@
 invalidations.
 
 Thin by design: protocol rules live in `session.Session`, calls in `invoke`, fan-out in
-`hub`. This class moves bytes between ASGI, the hub and those. Every request runs as its
-own task, so a slow call never delays a `ping` or another call; every outbound frame goes
+`hub`. This class moves bytes between ASGI, the hub and those. A request starts at once, in
+the task that read it; the first time it waits, that task becomes the request's and a new
+task takes over reading (`_inline`), so a slow call never delays a `ping` or another call,
+and a call that never waits costs no task and no loop turn. Every outbound frame goes
 through one queue, so an `inv` queued before an `ok` is sent before it.
 
 It is an ASGI application like a Channels consumer (`as_asgi()`), but it holds no
@@ -19,8 +21,9 @@ import contextlib
 import contextvars
 import logging
 import secrets
+import types
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine, Generator
 from typing import Any, cast
 
 from channels.sessions import InstanceSessionWrapper
@@ -56,20 +59,6 @@ ASGIReceive = Callable[[], Awaitable[dict[str, Any]]]
 ASGISend = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[dict[str, Any], ASGIReceive, ASGISend], Awaitable[None]]
 
-
-def _create_task(
-    loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None], *, context: Any
-) -> asyncio.Task[None]:
-    return loop.create_task(coro, context=context)
-
-
-#: Starts a request's task. Where asyncio can (Python 3.12+), the task runs at once, up to
-#: its first real wait, instead of on the next loop turn: a call that never waits (an
-#: `async def` answered from memory) is done before the next frame is read, with no loop turn
-#: of its own, and a `def` call reaches its worker thread one turn sooner.
-_start_eager: Callable[..., asyncio.Task[None]] = getattr(
-    asyncio, "eager_task_factory", _create_task
-)
 
 #: Returned by a handler that queued its own `ok` (a resumed subscription's replay follows it).
 REPLIED = object()
@@ -142,7 +131,10 @@ class MizanConsumer(IdentityMixin):
         )
         self.send_budget = s.SEND_BUFFER_BYTES
         self.conn = secrets.token_hex(8)
+        #: Every task of this socket: the reader, requests that waited, hub-started work.
         self.tasks: set[asyncio.Task[None]] = set()
+        #: The task reading frames now (see `_inline`).
+        self.reader: asyncio.Task[None] | None = None
         self.subs: dict[int, Subscription] = {}
         #: `sub` requests still being answered, set when they are: an `unsub` or `send` that
         #: names one waits for it instead of missing a subscription about to exist.
@@ -173,6 +165,7 @@ class MizanConsumer(IdentityMixin):
     async def __call__(self, scope: dict[str, Any], receive: ASGIReceive, send: ASGISend) -> None:
         self.scope = scope
         self.base_send = server_send(send)
+        self.receive = receive
         self.context = contextvars.copy_context()
         message = await receive()
         if message["type"] != "websocket.connect":
@@ -183,24 +176,9 @@ class MizanConsumer(IdentityMixin):
         writer = asyncio.create_task(self._write(), name=f"mizan-writer-{self.conn}")
         try:
             await self._open()
-            frames = 0
-            while self.closing is None:
-                message = await receive()
-                kind = message["type"]
-                if kind == "websocket.receive":
-                    text = message.get("text")
-                    if text is not None:
-                        self._on_frame(text, binary=False)
-                    else:
-                        self._on_frame(message.get("bytes"), binary=True)
-                    # A queued-up receive returns without suspending: yield now and then,
-                    # or one flooding client would hold the event loop until its backlog is
-                    # drained (yielding after every frame costs 15% of a call's own CPU).
-                    frames += 1
-                    if frames % 16 == 0:
-                        await asyncio.sleep(0)
-                elif kind == "websocket.disconnect":
-                    break
+            self.ended: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._start_reader()
+            await self.ended
         finally:
             await self._cleanup()
             if self.closing is not None:  # flush what is queued, then the close frame
@@ -210,6 +188,47 @@ class MizanConsumer(IdentityMixin):
             writer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await writer
+
+    def _start_reader(self) -> None:
+        self.reader = asyncio.get_running_loop().create_task(
+            self._read(), name=f"mizan-reader-{self.conn}"
+        )
+        self.tasks.add(self.reader)
+
+    async def _read(self) -> None:
+        """Read frames until the socket ends or this task is handed a request that waits."""
+        me = self.reader
+        frames = 0
+        try:
+            while self.closing is None:
+                message = await self.receive()
+                kind = message["type"]
+                if kind == "websocket.receive":
+                    text = message.get("text")
+                    if text is not None:
+                        request = self._on_frame(text, binary=False)
+                    else:
+                        request = self._on_frame(message.get("bytes"), binary=True)
+                    if request is not None:
+                        await _inline(self, request, self.context.copy())
+                        if self.reader is not me:
+                            return  # the request waited; another task reads now
+                    # A queued-up receive returns without suspending: yield now and then,
+                    # or one flooding client would hold the event loop until its backlog is
+                    # drained (yielding after every frame costs 15% of a call's own CPU).
+                    frames += 1
+                    if frames % 16 == 0:
+                        await asyncio.sleep(0)
+                elif kind == "websocket.disconnect":
+                    break
+        except Exception as exc:
+            if self.reader is not me:
+                raise
+            self.ended.set_exception(exc)  # raised by __call__ to the server, as before
+        finally:
+            if self.reader is me and not self.ended.done():
+                self.ended.set_result(None)
+            self.tasks.discard(me)  # type: ignore[arg-type]
 
     async def _open(self) -> None:
         """Join the audiences, then say hello; frames that arrive meanwhile wait in ASGI's
@@ -299,6 +318,18 @@ class MizanConsumer(IdentityMixin):
         """Queue a reply and, when no drain is running, write the queue from this task: a
         call's `ok` leaves without waking the writer task (one task switch less per call),
         and before fan-out work that its own mutation scheduled on the loop."""
+        if not (self.outbox or self.writing or self.closing is not None):
+            # Nothing queued ahead of it: straight to the server, as _drain would.
+            self.writing = True
+            try:
+                await self.base_send({"type": "websocket.send", "text": frame.decode()})
+            except Exception:  # the client went away; the receive loop will see it
+                return
+            finally:
+                self.writing = False
+            if self.outbox or self.closing is not None:  # queued meanwhile: the writer's
+                self.wake.set()
+            return
         self.outbox.append((frame, False, ""))
         self.out_bytes += len(frame)
         if self.writing or self.closing is not None:
@@ -314,29 +345,29 @@ class MizanConsumer(IdentityMixin):
 
     # Inbound -----------------------------------------------------------------------------
 
-    def _spawn(self, coro: Coroutine[Any, Any, None], *, eager: bool = False) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run `coro` as a task of this socket. Tasks run in the socket's own context, never
         in the context of whatever code triggered them (a publisher inside sync_to_async
-        would lend them its executor). `eager` only from the receive loop: a hub callback
-        that started a task eagerly would run it inside the hub's fan-out."""
-        start = _start_eager if eager else _create_task
-        task = start(asyncio.get_running_loop(), coro, context=self.context.copy())
-        if not task.done():
-            self.tasks.add(task)
-            task.add_done_callback(self.tasks.discard)
+        would lend them its executor)."""
+        task = asyncio.get_running_loop().create_task(coro, context=self.context.copy())
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
 
-    def _on_frame(self, data: str | bytes | None, *, binary: bool) -> None:
+    def _on_frame(
+        self, data: str | bytes | None, *, binary: bool
+    ) -> Coroutine[Any, Any, None] | None:
+        """Answer what needs no handler at once; return the request to run otherwise."""
         frame = self.session.receive(data, binary=binary)
         if isinstance(frame, Reject):
             self._queue(frame.frame)
             if frame.close is not None:
                 self._close(*frame.close)
-            return
+            return None
         if isinstance(frame, protocol.Ping):
             self._queue(protocol.pong(frame.id))
             self.session.done(frame)
-            return
-        self._spawn(self._reply(frame, HANDLERS[type(frame)]), eager=True)
+            return None
+        return self._reply(frame, HANDLERS[type(frame)])
 
     async def _reply(
         self, frame: Any, handler: Callable[[MizanConsumer, Any], Awaitable[Any]]
@@ -548,6 +579,38 @@ class MizanConsumer(IdentityMixin):
             self._queue(frame)
         self._queue(frames[-1], resynced=stream)  # sending it ends `resyncing` for the stream
         self.resyncing.add(stream)
+
+
+@types.coroutine
+def _inline(
+    socket: MizanConsumer, coro: Coroutine[Any, Any, None], context: contextvars.Context
+) -> Generator[Any, Any, None]:
+    """Run a request in the reader's own task, each step in the request's `context`, as a
+    task would. At the request's first wait, a new reader starts and this task is the
+    request's from then on: what the request binds to its task (a timeout, a task group)
+    binds to a task that runs nothing else. A request that never waits (an `async def`
+    answered from memory) is answered before the next frame is read, and costs neither a
+    task nor a loop turn: at one socket, the task it used to take was a fifth of a call's
+    instructions in-process (docs/performance.md)."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            if error is None:
+                waiting = context.run(coro.send, value)
+            else:
+                waiting = context.run(coro.throw, error)
+        except StopIteration:
+            return
+        if socket.reader is asyncio.current_task():  # the first wait: hand reading over
+            socket._start_reader()
+        try:
+            value, error = (yield waiting), None
+        except GeneratorExit:
+            coro.close()
+            raise
+        except BaseException as exc:  # cancellation included: it is the request's
+            value, error = None, exc
 
 
 #: Request frames and the coroutine that answers each (one table, built once).

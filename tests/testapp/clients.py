@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
 
@@ -28,6 +29,46 @@ register(echo, "echo")
 @client(websocket=True)
 async def aecho(request, text: str, times: int = 1) -> EchoOutput:
     return EchoOutput(message=text * times)
+
+
+@client(websocket=True)
+async def atimeout(request) -> str:
+    """Enters a timeout before its first wait and lets it expire: it cancels this call only."""
+    try:
+        async with asyncio.timeout(0.01):
+            await asyncio.Event().wait()
+    except TimeoutError:
+        return "timed out"
+    return "never"
+
+
+@client(websocket=True)
+async def agroup(request) -> str:
+    """A task group entered before the first wait, whose child fails: the group cancels its
+    parent task, which must be this call's and nothing else's."""
+
+    async def fail() -> None:
+        await asyncio.sleep(0)
+        raise ValueError("child failed")
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            group.create_task(asyncio.Event().wait())
+            group.create_task(fail())
+    except ExceptionGroup:
+        return "caught"
+    return "never"
+
+
+_probe: contextvars.ContextVar[str] = contextvars.ContextVar("probe", default="unset")
+
+
+@client(websocket=True)
+async def amark(request, value: str) -> str:
+    """Sets a context variable and returns what it found there first."""
+    previous = _probe.get()
+    _probe.set(value)
+    return previous
 
 
 @client
