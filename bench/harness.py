@@ -42,6 +42,8 @@ class Server:
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     log_path: str = ""
+    #: Seconds to wait for the port (a server under valgrind takes minutes).
+    start_timeout: float = 60.0
 
     @property
     def pid(self) -> int:
@@ -100,7 +102,7 @@ class Server:
             self.command(), env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
         )
         try:
-            wait_port("127.0.0.1", self.port, 60, self.proc)
+            wait_port("127.0.0.1", self.port, self.start_timeout, self.proc)
         except Exception:
             self.stop()
             raise RuntimeError(f"{self.kind} did not start; its output:\n{self.output()}") from None

@@ -13,6 +13,7 @@ import pytest
 
 from bench.cases import QUICK, Case, plan, run_case
 from bench.harness import Fleet
+from bench.instructions import totals
 from bench.profile import fold
 from bench.report import checks, summarize
 
@@ -22,6 +23,13 @@ def test_summary_is_median_and_range_of_good_rounds() -> None:
     assert s["median"]["x"] == 2.0
     assert (s["min"]["x"], s["max"]["x"]) == (1.0, 3.0)
     assert s["failed"] == 1 and s["failures"] == ["boom"]
+
+
+def test_callgrind_totals_are_read_by_event_name() -> None:
+    dump = "version: 1\nevents: Ir I1mr D1mr\nfn=(1) main\n5 7 1 0\nsummary: 700 12 30\n"
+    assert totals(dump) == {"Ir": 700, "I1mr": 12, "D1mr": 30}
+    with pytest.raises(ValueError):
+        totals("events: Ir I1mr\nsummary: 700\n")
 
 
 def _with(metric: str, value: float) -> dict[str, object]:
