@@ -356,7 +356,13 @@ class MizanConsumer(IdentityMixin):
     def _on_frame(
         self, data: str | bytes | None, *, binary: bool
     ) -> Coroutine[Any, Any, None] | None:
-        """Answer what needs no handler at once; return the request to run otherwise."""
+        """Answer what needs no handler at once; return a call to an `async def` function,
+        for the reader to run in its own task (`_inline`); start anything else as a task.
+
+        Calls to `async def` functions often answer without waiting. The rest always wait (a
+        `def` function's thread hop, a subscription's hooks): started as tasks, a burst of
+        them is read in one loop turn and their threads' completions share loop wake-ups,
+        where handing the reader over at each one's wait would read one frame per turn."""
         frame = self.session.receive(data, binary=binary)
         if isinstance(frame, Reject):
             self._queue(frame.frame)
@@ -367,7 +373,13 @@ class MizanConsumer(IdentityMixin):
             self._queue(protocol.pong(frame.id))
             self.session.done(frame)
             return None
-        return self._reply(frame, HANDLERS[type(frame)])
+        request = self._reply(frame, HANDLERS[type(frame)])
+        if type(frame) is protocol.Call:
+            spec = registry.function(frame.fn)
+            if spec is None or spec.is_async:  # unknown: answered at once, inline too
+                return request
+        self._spawn(request)
+        return None
 
     async def _reply(
         self, frame: Any, handler: Callable[[MizanConsumer, Any], Awaitable[Any]]
