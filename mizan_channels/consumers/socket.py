@@ -2,11 +2,12 @@
 invalidations.
 
 Thin by design: protocol rules live in `session.Session`, calls in `invoke`, fan-out in
-`hub`. This class moves bytes between ASGI, the hub and those. A request starts at once, in
-the task that read it; the first time it waits, that task becomes the request's and a new
-task takes over reading (`_inline`), so a slow call never delays a `ping` or another call,
-and a call that never waits costs no task and no loop turn. Every outbound frame goes
-through one queue, so an `inv` queued before an `ok` is sent before it.
+`hub`. This class moves bytes between ASGI, the hub and those. A call to an `async def`
+function starts at once, in the task that read it; the first time it waits, that task becomes
+the call's and a new task takes over reading (`_inline`). Other requests start as tasks of
+their own. So a slow call never delays a `ping` or another call, and a call that never waits
+costs no task and no loop turn. Every outbound frame goes through one queue, so an `inv`
+queued before an `ok` is sent before it.
 
 It is an ASGI application like a Channels consumer (`as_asgi()`), but it holds no
 per-socket channel-layer channel: the process's hub is the socket's only membership
