@@ -97,11 +97,23 @@ def measure(server: Callgrind, peer: str, fn: str, calls: int) -> dict[str, floa
         for i in range(WARMUP, WARMUP + calls):
             call(i)
         server.control("--dump")
-        dumps = sorted(set(Path(server.out_dir).iterdir()) - before)
-        if not dumps:
-            raise RuntimeError("callgrind wrote no dump")
-        counts = totals(dumps[-1].read_text())
+        counts = _read_dump(Path(server.out_dir), before)
     return {e: counts[e] / calls for e in EVENTS}
+
+
+def _read_dump(out_dir: Path, before: set[Path], wait_s: float = 60.0) -> dict[str, int]:
+    """The totals of the dump written since `before`, once callgrind has finished writing it
+    (`callgrind_control --dump` returns before the file is complete)."""
+    end = time.monotonic() + wait_s
+    while True:
+        for path in set(out_dir.iterdir()) - before:
+            try:
+                return totals(path.read_text())
+            except ValueError:
+                pass  # still being written
+        if time.monotonic() > end:
+            raise RuntimeError("callgrind wrote no complete dump")
+        time.sleep(0.2)  # a file another process writes: no event to await
 
 
 def main() -> int:
