@@ -70,8 +70,9 @@ def totals(dump: str) -> dict[str, int]:
             names = line.split()[1:]
         elif line.startswith(("summary:", "totals:")):
             values = [int(v) for v in line.split()[1:]]
-    if not names or len(values) != len(names):
+    if not names or not values or len(values) > len(names):
         raise ValueError("not a callgrind dump with event totals")
+    values += [0] * (len(names) - len(values))  # the format leaves trailing zeros out
     return dict(zip(names, values, strict=True))
 
 
