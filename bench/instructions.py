@@ -10,7 +10,7 @@ Channels consumer.
 
 Why: at one socket on a shared VM, server CPU per call moves by +-15% between windows
 (`python -m bench`), more than the difference under study. Instruction counts don't move
-(the same run twice agrees within 1%), so they show what a change to mizan's own per-call
+(runs agree within 2%), so they show what a change to mizan's own per-call
 work did. What they leave out is the kernel and the cost of waking threads, which is where
 a hand-written consumer's thread hop spends most of its time: so the ratio to `hand` here
 is a bound, not the CPU figure, and the CPU targets stay judged by `python -m bench`.

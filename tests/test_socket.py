@@ -226,6 +226,16 @@ async def test_a_timeout_or_task_group_in_a_call_ends_the_call_not_the_socket() 
         await still_works(c)
 
 
+async def test_a_call_that_raises_cancelled_error_itself_is_a_server_error() -> None:
+    # Nothing cancelled it: it awaited a cancelled future. Re-raised, the error would leave
+    # the call unanswered, and end the task reading the socket's frames.
+    async with sock() as c:
+        with pytest.raises(MizanError) as caught:
+            await c.call("aawaits_cancelled")
+        assert caught.value.code == "server_error"
+        await still_works(c)
+
+
 async def test_each_call_runs_in_a_context_of_its_own() -> None:
     async with sock() as c:
         assert await c.call("amark", value="first") == "unset"

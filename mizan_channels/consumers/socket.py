@@ -392,7 +392,14 @@ class MizanConsumer(IdentityMixin):
         except MizanError as exc:
             reply = protocol.err(frame.id, exc.payload())
         except asyncio.CancelledError:
-            raise
+            task = asyncio.current_task()
+            if task is None or task.cancelling():
+                raise  # the socket is closing
+            # Raised by the handler's own code (it awaited something cancelled), not sent to
+            # this task: a failed request, like any other exception. Re-raised, it would
+            # leave the request unanswered, and end the reading task it may be running in.
+            logger.exception("socket %s: %s failed", self.conn, type(frame).__name__)
+            reply = protocol.err(frame.id, ServerError().payload())
         except Exception:
             logger.exception("socket %s: %s failed", self.conn, type(frame).__name__)
             reply = protocol.err(frame.id, ServerError().payload())

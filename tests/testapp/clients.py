@@ -60,6 +60,15 @@ async def agroup(request) -> str:
     return "never"
 
 
+@client(websocket=True)
+async def aawaits_cancelled(request) -> str:
+    """Awaits a future that was cancelled: CancelledError, with nothing cancelling the call."""
+    future = asyncio.get_running_loop().create_future()
+    future.cancel()
+    await future
+    return "never"
+
+
 _probe: contextvars.ContextVar[str] = contextvars.ContextVar("probe", default="unset")
 
 
