@@ -242,6 +242,59 @@ async def test_each_call_runs_in_a_context_of_its_own() -> None:
         assert await c.call("amark", value="second") == "unset"
 
 
+class _EagerTask(asyncio.tasks._PyTask):  # type: ignore[name-defined,misc]
+    """Python 3.11's stand-in for 3.12's eager tasks: the first step runs inside
+    `create_task`, before it returns."""
+
+    def __init__(self, coro: Any, *, loop: Any, name: Any = None, context: Any = None) -> None:
+        scheduled: list[asyncio.Handle] = []
+        call_soon = loop.call_soon
+
+        def capture(*args: Any, **kwargs: Any) -> asyncio.Handle:
+            handle = call_soon(*args, **kwargs)
+            scheduled.append(handle)
+            return handle
+
+        loop.call_soon = capture
+        try:
+            super().__init__(coro, loop=loop, name=name, context=context)
+        finally:
+            del loop.call_soon
+        scheduled[0].cancel()  # the first step runs now instead
+        current = asyncio.tasks._current_tasks.pop(loop, None)  # type: ignore[attr-defined]
+        try:
+            self._context.run(self._Task__step)
+        finally:
+            if current is not None:
+                asyncio.tasks._current_tasks[loop] = current  # type: ignore[attr-defined]
+
+
+def _eager_task_factory(loop: Any, coro: Any, **kwargs: Any) -> Any:
+    eager = getattr(asyncio, "eager_task_factory", None)
+    if eager is not None:
+        return eager(loop, coro, **kwargs)
+    return _EagerTask(coro, loop=loop, **kwargs)
+
+
+async def test_the_socket_keeps_reading_on_a_loop_that_starts_tasks_eagerly() -> None:
+    # A server may set `asyncio.eager_task_factory` on its loop. A reader started eagerly
+    # ran before `self.reader` named it: it stopped reading after the first call that never
+    # waited, and the socket answered nothing more.
+    loop = asyncio.get_running_loop()
+    loop.set_task_factory(_eager_task_factory)
+    try:
+        async with sock() as c:
+            assert await c.call("aecho", text="a") == {"message": "a"}
+            await still_works(c)
+            await send_raw(c, '{"t": "call", "id": 100, "fn": "agate_wait"}')
+            assert (await c.request({"t": "ping"}))["t"] == "pong"
+            await c.call("gate_open")
+            assert (await c.next_frame(lambda f: f.get("id") == 100))["data"] == "passed"
+            await still_works(c)
+    finally:
+        loop.set_task_factory(None)
+
+
 async def test_two_slow_sync_calls_on_one_socket_run_concurrently() -> None:
     async with sock() as c:
         results = await asyncio.gather(c.call("rendezvous"), c.call("rendezvous"))

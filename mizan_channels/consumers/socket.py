@@ -191,8 +191,12 @@ class MizanConsumer(IdentityMixin):
                 await writer
 
     def _start_reader(self) -> None:
-        self.reader = asyncio.get_running_loop().create_task(
-            self._read(), name=f"mizan-reader-{self.conn}"
+        # `asyncio.Task`, not `loop.create_task`: a loop whose task factory starts tasks
+        # eagerly (`asyncio.eager_task_factory`) would run `_read` before `self.reader` names
+        # it, and from inside the step of the call handing reading over. The reader must
+        # start on a later loop turn, as the reader.
+        self.reader = asyncio.Task(
+            self._read(), loop=asyncio.get_running_loop(), name=f"mizan-reader-{self.conn}"
         )
         self.tasks.add(self.reader)
 
