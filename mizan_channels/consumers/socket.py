@@ -631,7 +631,7 @@ def _inline(
         try:
             value, error = (yield waiting), None
         except GeneratorExit:
-            coro.close()
+            context.run(coro.close)  # its `finally` blocks see the call's context
             raise
         except BaseException as exc:  # cancellation included: it is the request's
             value, error = None, exc
