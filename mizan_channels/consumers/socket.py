@@ -193,8 +193,8 @@ class MizanConsumer(IdentityMixin):
     def _start_reader(self) -> None:
         # `asyncio.Task`, not `loop.create_task`: a loop whose task factory starts tasks
         # eagerly (`asyncio.eager_task_factory`) would run `_read` before `self.reader` names
-        # it, and from inside the step of the call handing reading over. The reader must
-        # start on a later loop turn, as the reader.
+        # it, inside the step of the call handing reading over. A reader starts on a later
+        # loop turn, already named.
         self.reader = asyncio.Task(
             self._read(), loop=asyncio.get_running_loop(), name=f"mizan-reader-{self.conn}"
         )
@@ -328,7 +328,7 @@ class MizanConsumer(IdentityMixin):
             self.writing = True
             try:
                 await self.base_send({"type": "websocket.send", "text": frame.decode()})
-            except Exception:  # the client went away; the receive loop will see it
+            except Exception:  # the client went away; the reader will see it
                 return
             finally:
                 self.writing = False
