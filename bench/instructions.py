@@ -31,12 +31,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from .cases import WS_PEERS
 from .harness import ROOT, Server
 
 logger = logging.getLogger("bench")
 RESULTS = ROOT / "bench" / "results"
-#: Peers with the same frames (`{"t": "call", ...}`) and the same work, as in bench/cases.py.
-PATHS = {"raw": "/ws/raw/", "hand": "/ws/hand/", "mizan": "/ws/mizan/"}
+#: The peers that take mizan's own frames (`{"t": "call", ...}`) for the same work.
+PEERS = tuple(peer for peer, (_, proto) in WS_PEERS.items() if proto == "mizan")
 WARMUP = 200
 EVENTS = ("Ir", "I1mr", "D1mr")
 
@@ -80,7 +81,7 @@ def measure(server: Callgrind, peer: str, fn: str, calls: int) -> dict[str, floa
     """Per-call events of `calls` sequential calls to `peer` on one socket."""
     from websockets.sync.client import connect
 
-    url = server.url(PATHS[peer])
+    url = server.url(WS_PEERS[peer][0])
     with connect(url, origin=f"http://127.0.0.1:{server.port}", open_timeout=300) as ws:
         if peer == "mizan":
             ws.recv(timeout=300)  # hello
@@ -122,7 +123,7 @@ def main() -> int:
     p = argparse.ArgumentParser(prog="python -m bench.instructions", description=__doc__)
     p.add_argument("--fn", default="echo", choices=("echo", "echo_sync"))
     p.add_argument("--calls", type=int, default=1000)
-    p.add_argument("--peers", nargs="+", choices=tuple(PATHS), default=list(PATHS))
+    p.add_argument("--peers", nargs="+", choices=PEERS, default=list(PEERS))
     args = p.parse_args()
     if not (shutil.which("valgrind") and shutil.which("callgrind_control")):
         logger.error("needs valgrind (apt-get install valgrind)")
