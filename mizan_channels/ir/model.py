@@ -407,7 +407,8 @@ def _closure(
         seen.add(name)
         t = types[name]
         if written and isinstance(t, Struct):
-            todo.extend(r for f in t.fields if not f.write_only for r in refs(f.shape))
+            found = (r for f in t.fields if not f.write_only for r in refs(f.shape))
         else:
-            todo.extend(type_refs(t))
-    return frozenset(r for r in seen if r in types)
+            found = type_refs(t)
+        todo.extend(r for r in found if r in types)
+    return frozenset(seen)
