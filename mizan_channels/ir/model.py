@@ -407,7 +407,7 @@ def _closure(
         seen.add(name)
         t = types[name]
         if written and isinstance(t, Struct):
-            found = (r for f in t.fields if not f.write_only for r in refs(f.shape))
+            found: Iterator[str] = (r for f in t.fields if not f.write_only for r in refs(f.shape))
         else:
             found = type_refs(t)
         todo.extend(r for r in found if r in types)
